@@ -1,0 +1,32 @@
+"""vidiff: smoother and longer video with a residual video diffusion model.
+
+Public API (imports are lazy: ``import vidiff`` loads no model and touches no device)::
+
+    vidiff.interpolate_video("clip.mp4", "clip60.mp4", fps=60)      # a file or folder job
+    vidiff.interpolate_pair(frame0, frame1, times=(0.5,))           # frames in memory
+    vidiff.interpolate_frames(frames, input_fps=24, fps=60)         # a sequence in memory
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "interpolate_video": ("vidiff.jobs.interpolate_file", "interpolate_video"),
+    "interpolate_pair": ("vidiff.pipelines.frames", "interpolate_pair"),
+    "interpolate_frames": ("vidiff.pipelines.frames", "interpolate_frames"),
+    "VidiffError": ("vidiff.errors", "VidiffError"),
+}
+
+__all__ = sorted(_LAZY) + ["__version__"]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'vidiff' has no attribute {name!r}")

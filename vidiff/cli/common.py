@@ -1,0 +1,70 @@
+"""Options shared by several subcommands."""
+
+from __future__ import annotations
+
+import argparse
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line and exit code 2, like every other user mistake
+        self.exit(2, f"vidiff: error: {message}\n")
+
+
+def add_output_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("output encoding")
+    g.add_argument("--codec", help="video codec (default: by container; libx264 for mp4/mkv/mov)")
+    g.add_argument("--crf", type=int, help="quality, lower is better (default: 18 for x264)")
+    g.add_argument("--preset", help="encoder speed preset (default: medium)")
+    g.add_argument("--pix-fmt", help="pixel format (default: yuv420p, which browsers play)")
+    g.add_argument("--overwrite", action="store_true", help="replace an existing output")
+
+
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model")
+    g.add_argument(
+        "--steps", type=int, default=None,
+        help="diffusion sampler steps; 0 = motion estimate only "
+        "(default: 4 when weights are available, else 0)",
+    )
+    g.add_argument("--sampler", help="sampler name (default: the deterministic few-step one)")
+    g.add_argument(
+        "--weights", help="diffusion weights (.safetensors; default: weights/vidiff.safetensors)"
+    )
+    g.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    g.add_argument(
+        "--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: %(default)s)"
+    )
+
+
+def add_interpolate_options(p: argparse.ArgumentParser) -> None:
+    """Options of ``interpolate`` that ``batch`` shares (all but input/output)."""
+    rate = p.add_mutually_exclusive_group(required=True)
+    rate.add_argument("--fps", help="output frame rate: 60, 59.94 (=60000/1001) or 60000/1001")
+    rate.add_argument("--multi", type=int, help="output rate as a multiple of the input rate")
+    p.add_argument("--input-fps", help="frame rate of a folder of frames (required for folders)")
+    p.add_argument(
+        "--scene-threshold", type=float, default=0.15,
+        help="scene-cut sensitivity in (0, 1]; frames are never blended across a cut "
+        "(default: %(default)s)",
+    )
+    p.add_argument("--no-scene-detect", action="store_true", help="interpolate across scene cuts too")
+    p.add_argument(
+        "--dedup", type=int, default=3,
+        help="runs of up to N identical frames are animation holds, re-timed so motion stays "
+        "even; 1 = off (default: %(default)s)",
+    )
+    p.add_argument("--no-audio", action="store_true", help="do not carry audio/subtitles over")
+    add_model_options(p)
+    add_output_options(p)
+
+
+def interpolate_kwargs(args) -> dict:
+    """Keyword arguments for :func:`vidiff.interpolate_video` from parsed shared options."""
+    return dict(
+        fps=args.fps, multi=args.multi, input_fps=args.input_fps, steps=args.steps,
+        sampler=args.sampler, device=args.device, weights=args.weights, seed=args.seed,
+        overwrite=args.overwrite, codec=args.codec, crf=args.crf, preset=args.preset,
+        pix_fmt=args.pix_fmt,
+        scene_threshold=None if args.no_scene_detect else args.scene_threshold,
+        dedup=args.dedup, audio=not args.no_audio,
+    )

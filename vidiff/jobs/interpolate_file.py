@@ -1,0 +1,152 @@
+"""The file job: read a video or frame folder, interpolate, write a video or frame folder.
+
+This is what ``vidiff interpolate`` and :func:`vidiff.interpolate_video` run. It joins the
+I/O layer to the pipeline, checks every option before any work starts, and reports progress.
+The output is written under a temporary name and renamed into place only when complete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from ..errors import InputError, OptionError
+from ..io import VIDEO_SUFFIXES, EncodeOptions, check_output_path, open_reader, open_writer
+from ..pipelines.frames import make_interpolator
+from ..pipelines.interpolate import InterpolationStats
+from ..scenes import SceneDetector
+from ..timebase import format_rate, parse_rate
+from ..timing import output_frame_count, resolve_output_rate
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """Where the output went and what was done."""
+
+    output: Path
+    fps: Fraction
+    stats: InterpolationStats
+    seconds: float
+
+
+def default_output_path(source: Path, fps: Fraction) -> Path:
+    """``clip.mp4`` -> ``clip.60fps.mp4``; a frame folder ``shots/`` -> ``shots.60fps/``.
+
+    GIF input gets an mp4 output: GIF timing is in 1/100 s and cannot hold most rates exactly.
+    """
+    tag = f"{format_rate(fps).replace('/', '_')}fps"
+    if source.is_dir():
+        return source.with_name(f"{source.name}.{tag}")
+    suffix = source.suffix.lower()
+    if suffix == ".gif" or suffix not in VIDEO_SUFFIXES:
+        suffix = ".mp4"
+    return source.with_name(f"{source.stem}.{tag}{suffix}")
+
+
+def interpolate_video(
+    input,
+    output=None,
+    *,
+    fps=None,
+    multi: int | None = None,
+    input_fps=None,
+    steps: int | None = None,
+    sampler: str | None = None,
+    device: str = "auto",
+    weights=None,
+    seed: int = 0,
+    overwrite: bool = False,
+    codec: str | None = None,
+    crf: int | None = None,
+    preset: str | None = None,
+    pix_fmt: str | None = None,
+    scene_threshold: float | None = 0.15,
+    dedup: int = 3,
+    audio: bool = True,
+    progress: bool | Callable[[int, int | None], None] = False,
+) -> JobResult:
+    """Write ``input`` (a video file or a folder of frames) at a new frame rate.
+
+    Give exactly one of ``fps`` (e.g. ``60``, ``"59.94"``, ``"60000/1001"``) or ``multi``
+    (a whole multiple of the input rate). ``steps=None`` uses the diffusion model with its
+    default steps when weights are available, else the motion estimate alone; ``steps=0``
+    always uses the motion estimate alone. ``scene_threshold=None`` turns off scene-cut
+    detection; ``dedup`` is the longest run of identical frames treated as an animation hold
+    (1 turns it off). ``progress`` is ``True`` for a tqdm bar or a callable
+    ``(done, total)``. Returns a :class:`JobResult`.
+    """
+    import time
+
+    source = Path(input)
+    if not source.exists():
+        raise InputError(f"input not found: {source}")
+    out_fps = parse_rate(fps, "--fps") if fps is not None else None
+    in_fps = parse_rate(input_fps, "--input-fps") if input_fps is not None else None
+    if scene_threshold is not None and not 0 < scene_threshold <= 1:
+        raise OptionError(f"--scene-threshold must be in (0, 1], got {scene_threshold}")
+    if isinstance(dedup, bool) or not isinstance(dedup, int) or dedup < 1:
+        raise OptionError(f"--dedup must be a whole number >= 1, got {dedup!r}")
+    if crf is not None and not 0 <= crf <= 63:
+        raise OptionError(f"--crf must be between 0 and 63, got {crf}")
+
+    started = time.perf_counter()
+    with open_reader(source, input_fps=in_fps) as reader:
+        info = reader.info
+        rate = resolve_output_rate(out_fps, multi, info.fps)
+        target = Path(output) if output is not None else default_output_path(source, rate)
+        target = check_output_path(target, inputs=[source], overwrite=overwrite)
+        detector = SceneDetector(cut_threshold=scene_threshold)
+        interp = make_interpolator(
+            steps=steps, weights=weights, device=device, seed=seed, sampler=sampler,
+            detector=detector, max_dup_run=dedup,
+        )
+        options = _encode_options(target, codec, crf, preset, pix_fmt)
+        total = None
+        if info.duration is not None:
+            total = output_frame_count(info.duration, rate)
+        report = _progress(progress, total, target)
+        with open_writer(
+            target, rate, (info.width, info.height), options=options,
+            source=source if (audio and not info.is_folder) else None,
+            time_origin=info.start_time, overwrite=overwrite,
+        ) as writer:
+            done = 0
+            for image in interp.run(reader, rate, lambda: reader.end_time):
+                writer.write(image)
+                done += 1
+                report(done)
+            if interp.stats.input_frames < 2:
+                raise InputError(
+                    f"{source} has {interp.stats.input_frames} frame(s): interpolation needs at least 2"
+                )
+        report(None)
+    return JobResult(target, rate, interp.stats, time.perf_counter() - started)
+
+
+def _encode_options(target: Path, codec, crf, preset, pix_fmt) -> EncodeOptions:
+    given = {
+        k: v
+        for k, v in {"codec": codec, "crf": crf, "preset": preset, "pix_fmt": pix_fmt}.items()
+        if v is not None
+    }
+    return EncodeOptions(**given)
+
+
+def _progress(progress, total, target) -> Callable[[int | None], None]:
+    if callable(progress):
+        return lambda done: progress(done, total) if done is not None else None
+    if not progress:
+        return lambda done: None
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="frame", desc=target.name, dynamic_ncols=True, leave=True)
+
+    def update(done):
+        if done is None:
+            bar.close()
+        else:
+            bar.update(done - bar.n)
+
+    return update
