@@ -5,9 +5,9 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from media import pattern_frame
 
 import vidiff
-from media import pattern_frame
 from vidiff.errors import OptionError
 from vidiff.metrics import psnr
 

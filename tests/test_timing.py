@@ -60,7 +60,7 @@ def test_coinciding_times_copy_inputs():
     times = [Fraction(i, 30) for i in range(10)]
     rows = plan(times, 60, end=Fraction(10, 30))
     assert len(rows) == 20
-    for i, a, b, p in rows[:-1]:
+    for i, a, _b, p in rows[:-1]:
         assert (p == 0) == (i % 2 == 0)
         if p == 0:
             assert a == Fraction(i, 60)

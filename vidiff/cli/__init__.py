@@ -13,10 +13,10 @@ import sys
 import warnings
 
 from ..errors import VidiffError
-from . import interpolate, train
+from . import batch, generate, interpolate, train
 from .common import Parser
 
-COMMANDS = (interpolate, train)
+COMMANDS = (interpolate, generate, batch, train)
 
 
 def build_parser() -> argparse.ArgumentParser:

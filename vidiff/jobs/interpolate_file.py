@@ -32,13 +32,13 @@ class JobResult:
 
 
 def default_output_path(source: Path, fps: Fraction) -> Path:
-    """``clip.mp4`` -> ``clip.60fps.mp4``; a frame folder ``shots/`` -> ``shots.60fps/``.
+    """``clip.mp4`` -> ``clip.60fps.mp4``; a frame folder ``shots/`` -> ``shots_60fps/``.
 
     GIF input gets an mp4 output: GIF timing is in 1/100 s and cannot hold most rates exactly.
     """
     tag = f"{format_rate(fps).replace('/', '_')}fps"
     if source.is_dir():
-        return source.with_name(f"{source.name}.{tag}")
+        return source.with_name(f"{source.name}_{tag}")
     suffix = source.suffix.lower()
     if suffix == ".gif" or suffix not in VIDEO_SUFFIXES:
         suffix = ".mp4"
