@@ -13,8 +13,11 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "interpolate_video": ("vidiff.jobs.interpolate_file", "interpolate_video"),
+    "batch_convert": ("vidiff.jobs.batch", "batch_convert"),
     "interpolate_pair": ("vidiff.pipelines.frames", "interpolate_pair"),
     "interpolate_frames": ("vidiff.pipelines.frames", "interpolate_frames"),
+    "generate_frames": ("vidiff.pipelines.generate", "generate_frames"),
+    "generate_video": ("vidiff.jobs.generate_file", "generate_video"),
     "VidiffError": ("vidiff.errors", "VidiffError"),
 }
 

@@ -1,0 +1,268 @@
+"""Benchmark ``vidiff generate``: seed with real frames, predict the next ones, compare with truth.
+
+    python tools/bench_generate.py [--clips ../shared/data/clips] [--windows 3] [--output FILE]
+
+For each clip, ``--windows`` windows spread evenly over it (moved forward past scene cuts, found
+with :class:`vidiff.scenes.SceneDetector`): the first ``--seeds`` real frames seed a prediction of
+the next ``--predict``. Mean PSNR and SSIM (:mod:`vidiff.metrics`) against the real frames for
+
+- repeat: the last seed frame, held;
+- mu: the motion estimate alone (flow extrapolated from the last two seeds; ``--steps 0``);
+- vidiff: the diffusion model (only when weights are available: the default file or
+  ``--weights``), ``--samples`` samples each, with the spread between samples given as their
+  mean pairwise PSNR (lower = more different; infinite = identical).
+
+Prints a markdown report (machine, command line, a table per clip and the means) and writes it to
+``--output`` when given. Frames are decoded with :mod:`vidiff.io` at their native size; only the
+frames of the current window are held. Skips (exit 0) when the clips folder is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import platform
+import shlex
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vidiff.io import VIDEO_SUFFIXES, open_reader
+from vidiff.metrics import psnr, ssim
+from vidiff.pipelines.generate import make_generator
+from vidiff.pipelines.generate_plan import WindowConfig
+from vidiff.pipelines.weights import DEFAULT_STEPS, load_denoiser
+from vidiff.scenes import SceneDetector, thumbnail
+
+DEFAULT_CLIPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "clips"
+
+
+@dataclass
+class Scores:
+    psnr: list[float] = field(default_factory=list)
+    ssim: list[float] = field(default_factory=list)
+
+    def add(self, guess: np.ndarray, truth: np.ndarray) -> None:
+        self.psnr.append(min(psnr(guess, truth), 100.0))  # a perfect frame counts as 100 dB
+        self.ssim.append(ssim(guess, truth))
+
+    def extend(self, other: Scores) -> None:
+        self.psnr += other.psnr
+        self.ssim += other.ssim
+
+    def cell(self) -> str:
+        if not self.psnr:
+            return "n/a"
+        return f"{np.mean(self.psnr):.2f} / {np.mean(self.ssim):.4f}"
+
+
+@dataclass
+class ClipResult:
+    name: str
+    size: str
+    windows: int = 0
+    repeat: Scores = field(default_factory=Scores)
+    mu: Scores = field(default_factory=Scores)
+    model: Scores = field(default_factory=Scores)
+    spread: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def clean_windows(path: Path, count: int, length: int, detector: SceneDetector):
+    """Yield up to ``count`` windows of ``length`` consecutive frames spread over the clip, each
+    free of scene cuts (a window whose frames cross a cut slides forward frame by frame)."""
+    with open_reader(path) as reader:
+        total = reader.info.frame_count
+        if total is None:
+            total = sum(1 for _ in reader)
+    if total < length:
+        return
+    starts = deque(sorted({int(s) for s in np.linspace(0, total - length, count)}))
+    buf: deque = deque(maxlen=length)
+    with open_reader(path) as reader:
+        for i, frame in enumerate(reader):
+            buf.append((frame.image, thumbnail(frame.image)))
+            start = i - length + 1
+            if not starts or len(buf) < length or start < starts[0]:
+                continue
+            if any(detector.is_cut(a[1], b[1]) for a, b in itertools.pairwise(buf)):
+                continue  # try the next start
+            yield [img for img, _ in buf]
+            starts.popleft()
+            while starts and starts[0] <= i:  # windows do not overlap
+                starts.popleft()
+
+
+def bench_clip(path: Path, args, mu_gen, model_gen) -> ClipResult:
+    started = time.perf_counter()
+    detector = SceneDetector()
+    result = ClipResult(path.name, "")
+    for window in clean_windows(path, args.windows, args.seeds + args.predict, detector):
+        h, w = window[0].shape[:2]
+        result.size = f"{w}x{h}"
+        seeds, truth = window[: args.seeds], window[args.seeds :]
+        result.windows += 1
+        for t in truth:
+            result.repeat.add(seeds[-1], t)
+        mu = list(mu_gen.stream(seeds, args.predict))
+        for guess, t in zip(mu, truth, strict=True):
+            result.mu.add(guess, t)
+        if model_gen is not None:
+            samples = [
+                list(model_gen.stream(seeds, args.predict, sample=m)) for m in range(args.samples)
+            ]
+            for sample in samples:
+                for guess, t in zip(sample, truth, strict=True):
+                    result.model.add(guess, t)
+            for a, b in itertools.combinations(samples, 2):
+                result.spread.append(
+                    float(np.mean([min(psnr(x, y), 100.0) for x, y in zip(a, b, strict=True)]))
+                )
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (
+        f"{platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} CPU(s), "
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads), Python {platform.python_version()}"
+    )
+
+
+def report(results: list[ClipResult], args, model_note: str, seconds: float) -> str:
+    lines = [
+        "# vidiff generate benchmark",
+        "",
+        f"- command: `{shlex.join(['python', *sys.argv])}`",
+        f"- machine: {machine()}, device {args.device}",
+        f"- task: seed with {args.seeds} real frames, predict the next {args.predict}; "
+        f"{args.windows} windows per clip away from scene cuts; PSNR (dB) / SSIM (RGB mean, "
+        "Gaussian 11x11, sigma 1.5) against the real frames, averaged over predicted frames",
+        f"- vidiff: {model_note}",
+        f"- total time {seconds:.0f} s",
+        "",
+        "| clip | size | windows | repeat last | mu (extrapolation) | vidiff | sample spread (PSNR) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    total = {"repeat": Scores(), "mu": Scores(), "model": Scores()}
+    spread: list[float] = []
+    mu_wins = model_wins_repeat = model_wins_mu = counted = 0
+    for r in results:
+        if not r.windows:
+            lines.append(f"| {r.name} | | 0 | (too short or all windows cross cuts) | | | |")
+            continue
+        counted += 1
+        sp = f"{np.mean(r.spread):.2f}" if r.spread else "n/a"
+        lines.append(
+            f"| {r.name} | {r.size} | {r.windows} | {r.repeat.cell()} | {r.mu.cell()} | "
+            f"{r.model.cell()} | {sp} |"
+        )
+        total["repeat"].extend(r.repeat)
+        total["mu"].extend(r.mu)
+        total["model"].extend(r.model)
+        spread += r.spread
+        mu_wins += np.mean(r.mu.psnr) > np.mean(r.repeat.psnr)
+        if r.model.psnr:
+            model_wins_repeat += np.mean(r.model.psnr) > np.mean(r.repeat.psnr)
+            model_wins_mu += np.mean(r.model.psnr) > np.mean(r.mu.psnr)
+    sp = f"{np.mean(spread):.2f}" if spread else "n/a"
+    lines.append(
+        f"| **mean over frames** | | {sum(r.windows for r in results)} | "
+        f"{total['repeat'].cell()} | {total['mu'].cell()} | {total['model'].cell()} | {sp} |"
+    )
+    clip_mean = {
+        k: [np.mean(getattr(r, k).psnr) for r in results if getattr(r, k).psnr]
+        for k in ("repeat", "mu", "model")
+    }
+    cells = [f"{np.mean(v):.2f}" if v else "n/a" for v in clip_mean.values()]
+    lines += [
+        f"| **mean over clips (PSNR)** | | | {' | '.join(cells)} | |",
+        "",
+        f"mu beats repeating the last frame (PSNR) on {mu_wins} of {counted} clips.",
+    ]
+    if total["model"].psnr:
+        lines.append(
+            f"vidiff beats repeat on {model_wins_repeat} of {counted} clips and mu on "
+            f"{model_wins_mu} of {counted}."
+        )
+    lines += ["", "PSNR (dB) by how far ahead the frame is, mean over all windows:", ""]
+    lines.append("| method | " + " | ".join(f"t+{j + 1}" for j in range(args.predict)) + " |")
+    lines.append("|---|" + "---|" * args.predict)
+    for label, key in (("repeat last", "repeat"), ("mu", "mu"), ("vidiff", "model")):
+        values = total[key].psnr
+        if values:
+            by = [np.mean(values[j :: args.predict]) for j in range(args.predict)]
+            lines.append(f"| {label} | " + " | ".join(f"{v:.2f}" for v in by) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clips", type=Path, default=DEFAULT_CLIPS, help="folder of clips")
+    ap.add_argument("--only", nargs="*", help="clip file names to use (default: all)")
+    ap.add_argument("--windows", type=int, default=3, help="windows per clip (default: 3)")
+    ap.add_argument("--seeds", type=int, default=2, help="real seed frames (default: 2)")
+    ap.add_argument("--predict", type=int, default=4, help="frames to predict (default: 4)")
+    ap.add_argument("--samples", type=int, default=3, help="model samples per window (default: 3)")
+    ap.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="model sampler steps")
+    ap.add_argument("--weights", help="weights file (default: the default weights, if any)")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--output", type=Path, help="also write the markdown report here")
+    args = ap.parse_args()
+    if not args.clips.is_dir():
+        print(f"skipped: no clips folder at {args.clips}", file=sys.stderr)
+        return 0
+    clips = sorted(
+        p
+        for p in args.clips.iterdir()
+        if p.suffix.lower() in VIDEO_SUFFIXES and (not args.only or p.name in args.only)
+    )
+    window = WindowConfig(known=args.seeds, unknown=args.predict)
+    mu_gen = make_generator(steps=0, device=args.device, window=window)
+    from vidiff.device import resolve_device
+
+    args.device = str(resolve_device(args.device))
+    model_gen, note = None, "no weights available: not measured (mu is what it would refine)"
+    if load_denoiser(args.weights, resolve_device(args.device)) is not None:
+        model_gen = make_generator(
+            steps=args.steps,
+            weights=args.weights,
+            device=args.device,
+            seed=args.seed,
+            window=window,
+        )
+        note = f"weights {args.weights or 'default'}, {args.steps} steps, {args.samples} samples"
+    started = time.perf_counter()
+    results = []
+    for path in clips:
+        r = bench_clip(path, args, mu_gen, model_gen)
+        print(
+            f"{path.name}: {r.windows} windows, repeat {r.repeat.cell()}, mu {r.mu.cell()}, "
+            f"vidiff {r.model.cell()} ({r.seconds:.0f} s)",
+            file=sys.stderr,
+        )
+        results.append(r)
+    text = report(results, args, note, time.perf_counter() - started)
+    print(text)
+    if args.output:
+        args.output.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
