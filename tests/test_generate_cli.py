@@ -17,13 +17,6 @@ from vidiff.model import Denoiser, ModelConfig, save_weights
 SIZE = (48, 32)
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture(autouse=True)
 def no_default_weights(monkeypatch):

@@ -16,14 +16,6 @@ from vidiff.pipelines.generate_plan import WindowConfig
 SIZE = (48, 32)
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny windows run fastest on one thread; more threads thrash when the CPUs are busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def perturbed_denoiser(scale: float = 0.2, seed: int = 0) -> Denoiser:
     """The tiny model with every weight nudged at random: its output is not zero, so samples

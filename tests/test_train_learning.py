@@ -12,20 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from media import pattern_frame
 
 from vidiff.train import Segment, load_config, train, write_pack
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def fading_clip(n=48, period=12.0):

@@ -21,7 +21,7 @@ import os
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import OptionError
@@ -99,7 +99,7 @@ class BatchInterrupted(KeyboardInterrupt):
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def _key_options(fps, multi, options: dict) -> dict:

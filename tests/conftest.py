@@ -1,0 +1,16 @@
+"""Shared test settings.
+
+Tiny models and small frames run fastest on one torch thread; more threads only add
+overhead (and thrash when the machine is busy). Subprocess tests are unaffected.
+"""
+
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
