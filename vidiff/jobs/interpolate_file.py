@@ -19,6 +19,7 @@ from ..pipelines.interpolate import InterpolationStats
 from ..scenes import SceneDetector
 from ..timebase import format_rate, parse_rate
 from ..timing import output_frame_count, resolve_output_rate
+from .overlap import BackgroundWriter, prefetch
 
 
 @dataclass(frozen=True)
@@ -111,10 +112,10 @@ def interpolate_video(
             target, rate, (info.width, info.height), options=options,
             source=source if (audio and not info.is_folder) else None,
             time_origin=info.start_time, overwrite=overwrite,
-        ) as writer:
+        ) as writer, BackgroundWriter(writer.write) as put:
             done = 0
-            for image in interp.run(reader, rate, lambda: reader.end_time):
-                writer.write(image)
+            for image in interp.run(prefetch(reader), rate, lambda: reader.end_time):
+                put(image)
                 done += 1
                 report(done)
             if interp.stats.input_frames < 2:

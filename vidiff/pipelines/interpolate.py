@@ -12,7 +12,10 @@ The pipeline never opens files: it takes any iterable of objects with ``.image``
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -67,6 +70,7 @@ class Interpolator:
     ``context`` known frames on each side of the pair are shown to the model when they exist
     and no scene cut separates them. Each window's noise is seeded from ``seed`` and the index
     of its first output frame, so results do not depend on how the video is split into calls.
+    ``workers`` segments are made at once on threads (the results are the same for any number).
     """
 
     def __init__(
@@ -81,6 +85,7 @@ class Interpolator:
         detector: SceneDetector | None = None,
         max_dup_run: int = 3,
         context: int = 1,
+        workers: int = 2,
     ):
         self.device = resolve_device(device)
         self.motion = motion if motion is not None else FlowMotion()
@@ -93,6 +98,9 @@ class Interpolator:
         self.detector = detector if detector is not None else SceneDetector()
         self.max_dup_run = int(max_dup_run)
         self.context = int(context)
+        self.workers = int(workers)
+        self._cache: deque = deque(maxlen=2 * max(1, self.workers) + 2)
+        self._cache_lock = threading.Lock()
         self.stats = InterpolationStats()
 
     # -- frame level -------------------------------------------------------------------------
@@ -115,12 +123,23 @@ class Interpolator:
         """
         if not times:
             return []
-        f0 = to_tensor(frame0, self.device)
-        f1 = to_tensor(frame1, self.device)
+        f0 = self._tensor(frame0)
+        f1 = self._tensor(frame1)
         if self.steps <= 0:
             mu = self.motion.estimate(f0, f1, [float(t) for t in times])
             return [to_image(mu[0, :, i]) for i in range(mu.shape[2])]
         return self._refine(f0, f1, times, before, after, window_seed)
+
+    def _tensor(self, image: np.ndarray) -> torch.Tensor:
+        """:func:`to_tensor`, remembering the last few frames: each key serves two segments."""
+        with self._cache_lock:
+            for cached, tensor in self._cache:
+                if cached is image:
+                    return tensor
+        tensor = to_tensor(image, self.device)
+        with self._cache_lock:
+            self._cache.append((image, tensor))
+        return tensor
 
     def _refine(self, f0, f1, times, before, after, window_seed):
         from ..model import build_cond, sample
@@ -172,16 +191,40 @@ class Interpolator:
         segments = plan_segments(
             self._count_keys(keys), lambda k: k.time, fps, end_time or (lambda: None)
         )
+        jobs = self._jobs(segments)
+        if self.workers <= 1:
+            for job in jobs:
+                yield from self._emit(job, self._make(*job))
+        else:
+            # Segments are made on worker threads (DIS, OpenCV and torch release the GIL) and
+            # emitted in order; at most workers + 1 segments are in flight.
+            pool = ThreadPoolExecutor(self.workers, thread_name_prefix="vidiff-interp")
+            try:
+                pending: deque = deque()
+                for job in jobs:
+                    pending.append((job, pool.submit(self._make, *job)))
+                    if len(pending) > self.workers:
+                        job0, fut = pending.popleft()
+                        yield from self._emit(job0, fut.result())
+                while pending:
+                    job0, fut = pending.popleft()
+                    yield from self._emit(job0, fut.result())
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+        stats.duplicates_dropped = stats.input_frames - stats.out_of_order - self._n_keys
+
+    @staticmethod
+    def _jobs(segments: Iterator[Segment]) -> Iterator[tuple[Segment, _Key | None, _Key | None]]:
+        """Each segment with the key before its first key and the key after its last."""
         prev_key: _Key | None = None
         pending: Segment | None = None
         for seg in segments:
             if pending is not None:
-                yield from self._render(pending, prev_key, seg.b)
+                yield pending, prev_key, seg.b
                 prev_key = pending.a
             pending = seg
         if pending is not None:
-            yield from self._render(pending, prev_key, None)
-        stats.duplicates_dropped = stats.input_frames - stats.out_of_order - self._n_keys
+            yield pending, prev_key, None
 
     def _keys(self, frames: Iterable) -> Iterator[_Key]:
         last_time = None
@@ -200,42 +243,46 @@ class Interpolator:
             self._n_keys += 1
             yield key
 
-    def _render(self, seg: Segment, before: _Key | None, after: _Key | None) -> Iterator[np.ndarray]:
-        stats = self.stats
+    def _make(self, seg: Segment, before: _Key | None, after: _Key | None):
+        """The generated frames of one segment: ``(cut, {output index: image})``."""
         a, b = seg.a, seg.b
-        if not seg.indices:
-            return
-        if b is None:
-            for _ in seg.indices:
-                stats.output_frames += 1
+        if b is None or not seg.indices:
+            return False, {}
+        cut = self.detector.is_cut(a.thumb, b.thumb)
+        wanted = [(i, p) for i, p in zip(seg.indices, seg.positions) if p != 0]
+        if cut or not wanted:
+            return cut, {}
+        span = b.time - a.time
+        ctx_before, ctx_after = [], []
+        if self.steps > 0 and self.context > 0:
+            if before is not None and not self.detector.is_cut(before.thumb, a.thumb):
+                ctx_before.append((before.image, float((before.time - a.time) / span)))
+            if after is not None and not self.detector.is_cut(b.thumb, after.thumb):
+                ctx_after.append((after.image, float((after.time - a.time) / span)))
+        images = self.between(
+            a.image,
+            b.image,
+            [float(p) for _, p in wanted],
+            before=ctx_before,
+            after=ctx_after,
+            window_seed=wanted[0][0],
+        )
+        return False, {i: img for (i, _), img in zip(wanted, images)}
+
+    def _emit(self, job, result) -> Iterator[np.ndarray]:
+        """Yield one segment's output frames in order and count what each one is."""
+        stats = self.stats
+        seg, _, _ = job
+        a, b = seg.a, seg.b
+        cut, made = result
+        stats.cuts += int(cut)
+        for i, p in zip(seg.indices, seg.positions):
+            stats.output_frames += 1
+            if b is None:
                 stats.copied += 1
                 stats.held_at_end += 1
                 yield a.image
-            return
-        cut = self.detector.is_cut(a.thumb, b.thumb)
-        stats.cuts += int(cut)
-        wanted = [(i, p) for i, p in zip(seg.indices, seg.positions) if p != 0]
-        made: dict[int, np.ndarray] = {}
-        if wanted and not cut:
-            span = b.time - a.time
-            ctx_before, ctx_after = [], []
-            if self.steps > 0 and self.context > 0:
-                if before is not None and not self.detector.is_cut(before.thumb, a.thumb):
-                    ctx_before.append((before.image, float((before.time - a.time) / span)))
-                if after is not None and not self.detector.is_cut(b.thumb, after.thumb):
-                    ctx_after.append((after.image, float((after.time - a.time) / span)))
-            images = self.between(
-                a.image,
-                b.image,
-                [float(p) for _, p in wanted],
-                before=ctx_before,
-                after=ctx_after,
-                window_seed=wanted[0][0],
-            )
-            made = {i: img for (i, _), img in zip(wanted, images)}
-        for i, p in zip(seg.indices, seg.positions):
-            stats.output_frames += 1
-            if p == 0:
+            elif p == 0:
                 stats.copied += 1
                 yield a.image
             elif i in made:
