@@ -34,6 +34,7 @@ from ..io.formats import is_folder_output
 from ..pipelines.generate import check_count, make_generator, warn_identical_samples
 from ..pipelines.generate_plan import WindowConfig
 from ..timebase import parse_rate
+from .progress import progress_reporter
 
 DEFAULT_FPS = Fraction(24)
 DEFAULT_VIDEO_SEEDS = 2
@@ -193,7 +194,7 @@ def generate_video(
     images, video_rate = read_seeds(paths, seed_frames, rate or DEFAULT_FPS)
     rate = rate or video_rate or DEFAULT_FPS
     h, w = images[0].shape[:2]
-    report = _progress(progress, frames, Path(targets[0]).name or "generate")
+    report = progress_reporter(progress, frames, Path(targets[0]).name or "generate")
     with contextlib.ExitStack() as stack:
         stack.callback(report, None)
         writers = [
@@ -218,21 +219,3 @@ def generate_video(
     return GenerateResult(
         outputs, rate, len(images), frames, generator.steps, time.perf_counter() - started
     )
-
-
-def _progress(progress, total: int, name: str) -> Callable[[int | None], None]:
-    if callable(progress):
-        return lambda done: progress(done, total) if done is not None else None
-    if not progress:
-        return lambda done: None
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, unit="frame", desc=name, dynamic_ncols=True, leave=True)
-
-    def update(done):
-        if done is None:
-            bar.close()
-        else:
-            bar.update(done - bar.n)
-
-    return update

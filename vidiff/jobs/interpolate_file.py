@@ -20,6 +20,7 @@ from ..scenes import SceneDetector
 from ..timebase import format_rate, parse_rate
 from ..timing import output_frame_count, resolve_output_rate
 from .overlap import BackgroundWriter, prefetch
+from .progress import progress_reporter
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ def interpolate_video(
         total = None
         if info.duration is not None:
             total = output_frame_count(info.duration, rate)
-        report = _progress(progress, total, target)
+        report = progress_reporter(progress, total, target.name)
         with open_writer(
             target, rate, (info.width, info.height), options=options,
             source=source if (audio and not info.is_folder) else None,
@@ -133,21 +134,3 @@ def _encode_options(target: Path, codec, crf, preset, pix_fmt) -> EncodeOptions:
         if v is not None
     }
     return EncodeOptions(**given)
-
-
-def _progress(progress, total, target) -> Callable[[int | None], None]:
-    if callable(progress):
-        return lambda done: progress(done, total) if done is not None else None
-    if not progress:
-        return lambda done: None
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, unit="frame", desc=target.name, dynamic_ncols=True, leave=True)
-
-    def update(done):
-        if done is None:
-            bar.close()
-        else:
-            bar.update(done - bar.n)
-
-    return update

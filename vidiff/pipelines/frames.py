@@ -13,7 +13,7 @@ from ..errors import OptionError
 from ..timebase import parse_rate
 from ..timing import resolve_output_rate
 from .interpolate import Interpolator
-from .weights import DEFAULT_STEPS, load_denoiser
+from .weights import resolve_model
 
 
 @dataclass(frozen=True)
@@ -40,18 +40,9 @@ def make_interpolator(
     """An :class:`Interpolator` with weights resolved: ``steps=None`` means the default
     (4 sampler steps when weights are available, else the motion estimate alone)."""
     dev = resolve_device(device)
-    if steps is not None and (isinstance(steps, bool) or int(steps) != steps or steps < 0):
-        raise OptionError(f"--steps must be a whole number >= 0, got {steps!r}")
-    denoiser = None if steps == 0 else load_denoiser(weights, dev)
-    if steps is None:
-        steps = DEFAULT_STEPS if denoiser is not None else 0
-    elif steps > 0 and denoiser is None:
-        raise OptionError(
-            f"--steps {steps} needs diffusion weights, and none were found: pass --weights PATH "
-            "or use --steps 0 for the motion estimate alone"
-        )
+    denoiser, steps = resolve_model(steps, weights, dev, sampler, seed)
     return Interpolator(
-        motion=motion, denoiser=denoiser, steps=int(steps), sampler=sampler, seed=seed,
+        motion=motion, denoiser=denoiser, steps=steps, sampler=sampler, seed=seed,
         device=dev, **kwargs,
     )
 

@@ -31,7 +31,7 @@ from ..errors import OptionError
 from ..motion import FlowMotion, MotionEstimator
 from .generate_plan import WindowConfig, WindowPlan, last_uses, plan_windows, window_times
 from .interpolate import to_image, to_tensor
-from .weights import DEFAULT_STEPS, load_denoiser
+from .weights import resolve_model
 
 
 def check_seeds(seeds) -> list[np.ndarray]:
@@ -164,27 +164,12 @@ def make_generator(
 ) -> ClipGenerator:
     """A :class:`ClipGenerator` with weights resolved: ``steps=None`` means the default
     (4 sampler steps when weights are available, else the motion estimate alone)."""
-    from ..model import SAMPLERS
-
     dev = resolve_device(device)
-    if steps is not None and (isinstance(steps, bool) or int(steps) != steps or steps < 0):
-        raise OptionError(f"--steps must be a whole number >= 0, got {steps!r}")
-    if sampler is not None and sampler not in SAMPLERS:
-        raise OptionError(f"--sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise OptionError(f"--seed must be a whole number, got {seed!r}")
-    denoiser = None if steps == 0 else load_denoiser(weights, dev)
-    if steps is None:
-        steps = DEFAULT_STEPS if denoiser is not None else 0
-    elif steps > 0 and denoiser is None:
-        raise OptionError(
-            f"--steps {steps} needs diffusion weights, and none were found: pass --weights PATH "
-            "or use --steps 0 for the motion estimate alone"
-        )
+    denoiser, steps = resolve_model(steps, weights, dev, sampler, seed)
     return ClipGenerator(
         motion=motion,
         denoiser=denoiser,
-        steps=int(steps),
+        steps=steps,
         sampler=sampler,
         seed=int(seed),
         device=dev,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import WeightsError
+from ..errors import OptionError, WeightsError
 
 DEFAULT_WEIGHTS_NAME = "vidiff.safetensors"
 DEFAULT_STEPS = 4
@@ -47,3 +47,28 @@ def load_denoiser(weights: str | Path | None, device: torch.device):
     except WeightsError as exc:
         warnings.warn(f"{exc}; using the motion estimate alone (--steps 0)", stacklevel=2)
         return None
+
+
+def resolve_model(steps, weights, device: torch.device, sampler=None, seed=0):
+    """Check the model options and load what they ask for: ``(denoiser or None, steps)``.
+
+    ``steps=None`` means the default: :data:`DEFAULT_STEPS` sampler steps when weights are
+    available, else 0 (the motion estimate alone). Explicit steps without weights are an error.
+    """
+    from ..model import SAMPLERS
+
+    if steps is not None and (isinstance(steps, bool) or int(steps) != steps or steps < 0):
+        raise OptionError(f"--steps must be a whole number >= 0, got {steps!r}")
+    if sampler is not None and sampler not in SAMPLERS:
+        raise OptionError(f"--sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
+    if isinstance(seed, bool) or int(seed) != seed:
+        raise OptionError(f"--seed must be a whole number, got {seed!r}")
+    denoiser = None if steps == 0 else load_denoiser(weights, device)
+    if steps is None:
+        steps = DEFAULT_STEPS if denoiser is not None else 0
+    elif steps > 0 and denoiser is None:
+        raise OptionError(
+            f"--steps {steps} needs diffusion weights, and none were found: pass --weights PATH "
+            "or use --steps 0 for the motion estimate alone"
+        )
+    return denoiser, int(steps)
