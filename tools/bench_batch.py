@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from machine import machine_line  # tools/machine.py (this folder)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -101,16 +101,13 @@ def main() -> int:
             results.append((name, run_batch(src, Path(tmp) / f"out{i}", extra, common)))
     load_after = os.getloadavg()
 
-    import torch
 
     lines = [
         f"`vidiff batch` on {args.clips} clips of {args.frames} frames, {w}x{h}, 24 fps, "
         f"`--multi {args.multi}`" + ("" if args.steps is None else f" `--steps {args.steps}`"),
         "",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
-        f"Python {platform.python_version()}, torch {torch.__version__} "
-        f"({'CUDA' if torch.cuda.is_available() else 'CPU only'}), PyAV {av.__version__}; "
-        f"load average before/after: {load_before[0]:.1f} / {load_after[0]:.1f}",
+        f"Machine: {machine_line()}; load average before/after: "
+        f"{load_before[0]:.1f} / {load_after[0]:.1f}",
         "",
         "| run | files | output frames | wall s (with start-up) | files/min | frames/s "
         "| sum of per-file s |",

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
-import platform
 import shlex
 import sys
 import time
@@ -31,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
+from machine import machine_line  # tools/machine.py (this folder)
 
 from vidiff.io import VIDEO_SUFFIXES, open_reader
 from vidiff.metrics import psnr, ssim
@@ -128,27 +126,12 @@ def bench_clip(path: Path, args, mu_gen, model_gen) -> ClipResult:
     return result
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"{platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} CPU(s), "
-        f"torch {torch.__version__} ({torch.get_num_threads()} threads), Python {platform.python_version()}"
-    )
-
-
 def report(results: list[ClipResult], args, model_note: str, seconds: float) -> str:
     lines = [
         "# vidiff generate benchmark",
         "",
         f"- command: `{shlex.join(['python', *sys.argv])}`",
-        f"- machine: {machine()}, device {args.device}",
+        f"- machine: {machine_line()}, device {args.device}",
         f"- task: seed with {args.seeds} real frames, predict the next {args.predict}; "
         f"{args.windows} windows per clip away from scene cuts; PSNR (dB) / SSIM (RGB mean, "
         "Gaussian 11x11, sigma 1.5) against the real frames, averaged over predicted frames",

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shlex
 import sys
 import time
 
 import torch
+from machine import machine_line  # tools/machine.py (this folder)
 from torch.utils.flop_counter import FlopCounterMode
 
 from vidiff.model import DEFAULT_SAMPLER, SAMPLERS, Cond, Denoiser, ModelConfig, build_cond, sample
@@ -88,17 +88,6 @@ def fmt(wall: float, cpu: float, per: int = 1) -> str:
     if per > 1:
         text += f"; per frame ~{cpu / threads / per:.3f} s"
     return text
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,8 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     print(f"## vidiff model benchmark\n\n`{shlex.join([sys.executable, *sys.argv])}`\n")
     print(
-        f"- machine: {cpu_name()}, {os.cpu_count()} logical CPUs, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads, Python {platform.python_version()}"
+        f"- machine: {machine_line()}; {torch.get_num_threads()} torch threads"
     )
     print(
         f"- load average (1/5/15 min) at the end: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}\n"

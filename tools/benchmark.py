@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shlex
 import shutil
 import subprocess
@@ -42,6 +41,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from machine import machine_line  # tools/machine.py (this folder)
 
 import vidiff
 from vidiff.io import EncodeOptions, open_reader, open_writer
@@ -54,23 +54,6 @@ HEIGHTS = (480, 720, 1080)
 
 
 # --------------------------------------------------------------------------- machine / report
-
-
-def machine_line() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import torch
-
-    return (
-        f"{model}, {os.cpu_count()} logical cores, {platform.system()} {platform.release()}; "
-        f"Python {platform.python_version()}, torch {torch.__version__}, OpenCV {cv2.__version__}"
-    )
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:
