@@ -176,3 +176,46 @@ def test_usage_error_exit_2_one_line(tmp_path):
     result = run_cli("interpolate", "x.mp4")
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "--fps" in result.stderr
+
+
+def test_interrupt_midway_leaves_nothing_and_stops_threads(tmp_path):
+    """Ctrl-C while the decode and encode threads are busy: no output, no temp, no thread left."""
+    import threading
+
+    import vidiff
+
+    src = write_clip(tmp_path / "in.mp4", 24, fps=24, size=SIZE)
+
+    def interrupt(done, total):
+        if done == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        vidiff.interpolate_video(src, tmp_path / "out.mp4", fps=60, steps=0, progress=interrupt)
+    assert listing(tmp_path) == ["in.mp4"]
+    names = {t.name for t in threading.enumerate()}
+    assert not any(n.startswith(("vidiff-decode", "vidiff-encode")) for n in names), names
+
+
+def test_prefetch_and_background_writer_pass_errors_on():
+    from vidiff.jobs.overlap import BackgroundWriter, prefetch
+
+    def broken():
+        yield 1
+        raise ValueError("decode failed")
+
+    with pytest.raises(ValueError, match="decode failed"):
+        list(prefetch(broken()))
+    written = []
+
+    def write(x):
+        if x == 3:
+            raise OSError("disk full")
+        written.append(x)
+
+    with pytest.raises(OSError, match="disk full"):
+        with BackgroundWriter(write, depth=2) as put:
+            for i in range(10):
+                put(i)
+    assert written == [0, 1, 2]
+    assert list(prefetch(range(100), depth=3)) == list(range(100))
