@@ -48,6 +48,11 @@ def run(args) -> int:
             notes.append(f"{s.duplicates_dropped} duplicate frame(s) re-timed")
         if s.out_of_order:
             notes.append(f"{s.out_of_order} frame(s) with repeated timestamps dropped")
+        if result.steps == 0:
+            notes.append(
+                "motion estimate only" if args.steps == 0
+                else "motion estimate only: no diffusion weights found"
+            )
         extra = f" ({'; '.join(notes)})" if notes else ""
         print(
             f"wrote {result.output}: {s.output_frames} frames at {format_rate(result.fps)} fps "

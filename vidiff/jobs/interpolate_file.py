@@ -31,6 +31,7 @@ class JobResult:
     fps: Fraction
     stats: InterpolationStats
     seconds: float
+    steps: int = 0  # diffusion sampler steps used; 0 = the motion estimate alone
 
 
 def default_output_path(source: Path, fps: Fraction) -> Path:
@@ -124,7 +125,7 @@ def interpolate_video(
                     f"{source} has {interp.stats.input_frames} frame(s): interpolation needs at least 2"
                 )
         report(None)
-    return JobResult(target, rate, interp.stats, time.perf_counter() - started)
+    return JobResult(target, rate, interp.stats, time.perf_counter() - started, interp.steps)
 
 
 def _encode_options(target: Path, codec, crf, preset, pix_fmt) -> EncodeOptions:
