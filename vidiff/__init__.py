@@ -5,6 +5,9 @@ Public API (imports are lazy: ``import vidiff`` loads no model and touches no de
     vidiff.interpolate_video("clip.mp4", "clip60.mp4", fps=60)      # a file or folder job
     vidiff.interpolate_pair(frame0, frame1, times=(0.5,))           # frames in memory
     vidiff.interpolate_frames(frames, input_fps=24, fps=60)         # a sequence in memory
+    vidiff.generate_frames([f0, f1], frames=8, samples=2)           # continue seed frames
+    vidiff.generate_video(["a.png", "b.png"], "next.mp4", frames=8)  # the same, to a file
+    vidiff.batch_convert("library/", "library-60/", fps=60)         # a folder tree, resumable
 """
 
 from __future__ import annotations
