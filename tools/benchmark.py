@@ -281,57 +281,24 @@ def speed(args, notes: list[str]) -> str:
             src = Path(tmp) / f"src_{height}p.mp4"
             make_clip(args.data, src, height, args.seconds, start=10.0)
             n_in = count_frames(src)
-            out = Path(tmp) / f"vidiff_{height}p.mp4"
-            command = vidiff_command(src, out, args)
-            wall, rss = run_measured(command)
-            n_out = count_frames(out)
-            rows.append(
-                [
-                    f"{height}p",
-                    "vidiff --steps 0",
-                    str(n_in),
-                    str(n_out),
-                    f"{wall:.1f}",
-                    f"{n_out / wall:.1f}",
-                    f"{rss:.0f}",
-                ]
-            )
-            print(rows[-1], flush=True)
+            runs = [("vidiff --steps 0", Path(tmp) / f"vidiff_{height}p.mp4")]
             if has_ffmpeg:
-                out = Path(tmp) / f"ffmpeg_{height}p.mp4"
-                command = [
-                    "ffmpeg",
-                    "-nostdin",
-                    "-v",
-                    "error",
-                    "-y",
-                    "-i",
-                    str(src),
-                    "-vf",
-                    "minterpolate=fps=60:mi_mode=mci",
-                    "-c:v",
-                    "libx264",
-                    "-crf",
-                    "18",
-                    "-preset",
-                    "medium",
-                    "-pix_fmt",
-                    "yuv420p",
-                    str(out),
-                ]
+                runs.append(("ffmpeg minterpolate mci", Path(tmp) / f"ffmpeg_{height}p.mp4"))
+            for tool, out in runs:
+                if tool.startswith("vidiff"):
+                    command = vidiff_command(src, out, args)
+                else:
+                    command = [
+                        "ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(src),
+                        "-vf", "minterpolate=fps=60:mi_mode=mci", "-c:v", "libx264",
+                        "-crf", "18", "-preset", "medium", "-pix_fmt", "yuv420p", str(out),
+                    ]
                 wall, rss = run_measured(command)
                 n_out = count_frames(out)
-                rows.append(
-                    [
-                        f"{height}p",
-                        "ffmpeg minterpolate mci",
-                        str(n_in),
-                        str(n_out),
-                        f"{wall:.1f}",
-                        f"{n_out / wall:.1f}",
-                        f"{rss:.0f}",
-                    ]
-                )
+                rows.append([
+                    f"{height}p", tool, str(n_in), str(n_out), f"{wall:.1f}",
+                    f"{n_out / wall:.1f}", f"{rss:.0f}",
+                ])
                 print(rows[-1], flush=True)
     if not has_ffmpeg:
         notes.append("speed: ffmpeg minterpolate skipped: no `ffmpeg` binary on PATH.")

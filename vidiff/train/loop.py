@@ -197,6 +197,10 @@ def _train(run, data, out, total, resume, device, init_weights, log, dist, t_sta
         f"{len(train_segments)} training segments, steps {start} -> {total}"
     )
 
+    def save(step: int) -> None:
+        elapsed = elapsed_before + time.monotonic() - t_start
+        _save(out, run, step, denoiser, ema, optimizer, scaler, elapsed)
+
     model = _LossModule(denoiser)
     if dist.world > 1:
         model = nn.parallel.DistributedDataParallel(
@@ -286,16 +290,7 @@ def _train(run, data, out, total, resume, device, init_weights, log, dist, t_sta
         if (tc.checkpoint_interval and step % tc.checkpoint_interval == 0) or last:
             booked = True
             if dist.main:
-                _save(
-                    out,
-                    run,
-                    step,
-                    denoiser,
-                    ema,
-                    optimizer,
-                    scaler,
-                    elapsed_before + time.monotonic() - t_start,
-                )
+                save(step)
             saved_at = step
         if booked:  # evaluation + samples + checkpoint time: kept in hand for the last step
             save_seconds = max(save_seconds, time.monotonic() - t_book)
@@ -304,16 +299,7 @@ def _train(run, data, out, total, resume, device, init_weights, log, dist, t_sta
             break
     del loader
     if saved_at != step and dist.main:  # nothing ran (already at total) or never saved
-        _save(
-            out,
-            run,
-            step,
-            denoiser,
-            ema,
-            optimizer,
-            scaler,
-            elapsed_before + time.monotonic() - t_start,
-        )
+        save(step)
     if dist.world > 1:
         torch.distributed.barrier()
     return out / WEIGHTS
