@@ -47,7 +47,8 @@ def test_round_trip_from_the_file_alone(tmp_path, trained):
     path = save_weights(tmp_path / "m.safetensors", trained, {"step": 12})
     meta = read_metadata(path)
     assert json.loads(meta["config"]) == ModelConfig.tiny().to_dict()
-    assert meta["format_version"] == "1" and meta["step"] == "12"
+    assert meta["format_version"] == "2" and meta["step"] == "12"
+    assert meta["parts"] == "denoiser"
     loaded = load_weights(path)
     assert loaded.config == ModelConfig.tiny()
     assert torch.equal(outputs(loaded), outputs(trained))

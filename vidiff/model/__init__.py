@@ -13,7 +13,9 @@ from .config import ModelConfig
 from .denoiser import Denoiser
 from .sampling import DEFAULT_SAMPLER, SAMPLERS, karras_sigmas, sample
 from .unet import VideoUNet
-from .weights import load_weights, read_metadata, save_weights
+from .refined_motion import RefinedMotion
+from .refiner import Refiner, RefinerConfig
+from .weights import load_refiner, load_weights, read_metadata, read_parts, save_weights
 
 __all__ = [
     "DEFAULT_SAMPLER",
@@ -24,8 +26,13 @@ __all__ = [
     "VideoUNet",
     "build_cond",
     "karras_sigmas",
+    "RefinedMotion",
+    "Refiner",
+    "RefinerConfig",
+    "load_refiner",
     "load_weights",
     "read_metadata",
+    "read_parts",
     "sample",
     "save_weights",
 ]

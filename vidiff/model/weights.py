@@ -1,9 +1,17 @@
-"""Inference weights: one ``.safetensors`` file holding the tensors and, in its metadata, the
-ModelConfig (JSON) and a format version, so the file alone rebuilds the model. Never pickle.
+"""Inference weights: one ``.safetensors`` file holding the model's parts and, in its metadata,
+their configs (JSON) and a format version, so the file alone rebuilds the model. Never pickle.
 
-Metadata keys: ``format = "vidiff.model"``, ``format_version = "1"``, ``config`` (JSON), plus any
-string metadata the caller adds (run name, training step, ...). ``half=True`` stores fp16 (about
-half the size; loading casts to the requested dtype).
+A file holds one or both learned parts (the motion estimate itself has no weights):
+
+- ``refiner``: the learned mean (:class:`~vidiff.model.refiner.Refiner`), tensors named
+  ``refiner.*``, config in ``refiner_config``;
+- ``denoiser``: the diffusion model (:class:`~vidiff.model.denoiser.Denoiser`), tensors named as its
+  ``state_dict`` (``net.*``), config in ``config``.
+
+Metadata keys: ``format = "vidiff.model"``, ``format_version = "2"``, ``parts`` (comma-separated),
+the configs, plus any string metadata the caller adds (run name, training step, ...). Version 1
+files (a denoiser alone, no ``parts`` key) still load. ``half=True`` stores fp16 (about half the
+size; loading casts to the requested dtype).
 """
 
 from __future__ import annotations
@@ -15,31 +23,50 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from ..errors import VidiffError, WeightsError
+from ..errors import OptionError, VidiffError, WeightsError
 from .config import ModelConfig
 from .denoiser import Denoiser
+from .refiner import Refiner, RefinerConfig
 
 FORMAT = "vidiff.model"
-FORMAT_VERSION = "1"
-_RESERVED = ("format", "format_version", "config")
+FORMAT_VERSION = "2"
+READABLE_VERSIONS = ("1", "2")
+REFINER_PREFIX = "refiner."
+_RESERVED = ("format", "format_version", "config", "refiner_config", "parts")
 
 
 def save_weights(
-    path, denoiser: Denoiser, metadata: dict[str, str] | None = None, *, half: bool = False
+    path, denoiser: Denoiser | None, metadata: dict[str, str] | None = None, *,
+    half: bool = False, refiner: Refiner | None = None,
 ) -> Path:
-    """Write ``denoiser``'s weights and config to ``path`` (a ``.safetensors`` file)."""
+    """Write the given parts' weights and configs to ``path`` (a ``.safetensors`` file), under a
+    temporary name renamed when complete."""
     path = Path(path)
+    if denoiser is None and refiner is None:
+        raise OptionError("save_weights needs a denoiser, a refiner or both")
     meta = {str(k): str(v) for k, v in (metadata or {}).items()}
     clash = [k for k in meta if k in _RESERVED]
     if clash:
         raise WeightsError(f"metadata key {clash[0]!r} is reserved by the weights format")
-    meta.update(format=FORMAT, format_version=FORMAT_VERSION, config=denoiser.config.to_json())
     dtype = torch.float16 if half else torch.float32
+    tensors: dict[str, torch.Tensor] = {}
+    parts = []
+    if refiner is not None:
+        parts.append("refiner")
+        meta["refiner_config"] = refiner.config.to_json()
+        tensors.update({REFINER_PREFIX + k: v for k, v in refiner.state_dict().items()})
+    if denoiser is not None:
+        parts.append("denoiser")
+        meta["config"] = denoiser.config.to_json()
+        tensors.update(denoiser.state_dict())
+    meta.update(format=FORMAT, format_version=FORMAT_VERSION, parts=",".join(parts))
     tensors = {
         k: (v.detach().to("cpu", dtype) if v.is_floating_point() else v.detach().cpu()).contiguous()
-        for k, v in denoiser.state_dict().items()
+        for k, v in tensors.items()
     }
-    save_file(tensors, str(path), metadata=meta)
+    tmp = path.with_name(path.name + ".vidiff-tmp")
+    save_file(tensors, str(tmp), metadata=meta)
+    tmp.replace(path)
     return path
 
 
@@ -57,34 +84,40 @@ def read_metadata(path) -> dict[str, str]:
         raise WeightsError(f"weights file {path} is damaged or not safetensors ({exc})") from None
 
 
-def load_weights(path, device="cpu", dtype: torch.dtype = torch.float32) -> Denoiser:
-    """Build a :class:`Denoiser` from a weights file alone; WeightsError if missing/damaged/mismatched."""
+def read_parts(path) -> tuple[str, ...]:
+    """The parts a weights file holds (``"refiner"``, ``"denoiser"``); WeightsError if it is not
+    a vidiff weights file of a version this vidiff reads."""
     path = Path(path)
     meta = read_metadata(path)
     if meta.get("format") != FORMAT:
         raise WeightsError(f"weights file {path} is not a vidiff model file (no format={FORMAT!r})")
-    if meta.get("format_version") != FORMAT_VERSION:
+    version = meta.get("format_version")
+    if version not in READABLE_VERSIONS:
         raise WeightsError(
-            f"weights file {path} has format version {meta.get('format_version')!r}; this vidiff "
-            f"reads version {FORMAT_VERSION}"
+            f"weights file {path} has format version {version!r}; this vidiff reads versions "
+            f"{', '.join(READABLE_VERSIONS)}"
         )
-    try:
-        config = ModelConfig.from_dict(json.loads(meta["config"]))
-    except (KeyError, json.JSONDecodeError, VidiffError) as exc:
-        raise WeightsError(f"weights file {path} has no usable model config ({exc})") from None
+    if version == "1":
+        return ("denoiser",)
+    return tuple(p for p in meta.get("parts", "").split(",") if p)
+
+
+def _tensors(path: Path, keep) -> dict[str, torch.Tensor]:
     try:
         with safe_open(str(path), framework="pt") as f:
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            return {k: f.get_tensor(k) for k in f.keys() if keep(k)}
     except Exception as exc:
         raise WeightsError(f"weights file {path} is damaged or truncated ({exc})") from None
-    denoiser = Denoiser(config)
-    expected = denoiser.state_dict()
+
+
+def _fill(module: torch.nn.Module, tensors: dict[str, torch.Tensor], path: Path, what: str):
+    expected = module.state_dict()
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))
     if missing or extra:
-        what = f"missing {missing[0]!r}" if missing else f"unexpected {extra[0]!r}"
+        which = f"missing {missing[0]!r}" if missing else f"unexpected {extra[0]!r}"
         raise WeightsError(
-            f"weights file {path} does not match its config ({what}, "
+            f"weights file {path} does not match its {what} config ({which}, "
             f"{len(missing)} missing, {len(extra)} unexpected tensors)"
         )
     for k, v in tensors.items():
@@ -93,5 +126,42 @@ def load_weights(path, device="cpu", dtype: torch.dtype = torch.float32) -> Deno
                 f"weights file {path}: tensor {k!r} has shape {tuple(v.shape)}, the config "
                 f"needs {tuple(expected[k].shape)}"
             )
-    denoiser.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()})
+    module.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()})
+
+
+def _config(meta: dict, key: str, cls, path: Path, what: str):
+    try:
+        return cls.from_dict(json.loads(meta[key]))
+    except (KeyError, json.JSONDecodeError, TypeError, VidiffError) as exc:
+        raise WeightsError(f"weights file {path} has no usable {what} config ({exc})") from None
+
+
+def load_weights(path, device="cpu", dtype: torch.dtype = torch.float32) -> Denoiser:
+    """The diffusion model of a weights file; WeightsError if missing/damaged/mismatched or the
+    file holds no diffusion model."""
+    path = Path(path)
+    parts = read_parts(path)
+    if "denoiser" not in parts:
+        raise WeightsError(
+            f"weights file {path} holds no diffusion model (parts: {', '.join(parts) or 'none'})"
+        )
+    config = _config(read_metadata(path), "config", ModelConfig, path, "model")
+    denoiser = Denoiser(config)
+    _fill(denoiser, _tensors(path, lambda k: not k.startswith(REFINER_PREFIX)), path, "model")
     return denoiser.to(device=device, dtype=dtype).eval()
+
+
+def load_refiner(path, device="cpu", dtype: torch.dtype = torch.float32) -> Refiner:
+    """The refiner (learned mean) of a weights file; WeightsError as :func:`load_weights`."""
+    path = Path(path)
+    parts = read_parts(path)
+    if "refiner" not in parts:
+        raise WeightsError(
+            f"weights file {path} holds no refiner (parts: {', '.join(parts) or 'none'})"
+        )
+    config = _config(read_metadata(path), "refiner_config", RefinerConfig, path, "refiner")
+    refiner = Refiner(config)
+    n = len(REFINER_PREFIX)
+    tensors = _tensors(path, lambda k: k.startswith(REFINER_PREFIX))
+    _fill(refiner, {k[n:]: v for k, v in tensors.items()}, path, "refiner")
+    return refiner.to(device=device, dtype=dtype).eval()

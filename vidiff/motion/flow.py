@@ -181,6 +181,15 @@ class FlowMotion:
                     outputs[i] = est.clamp(0.0, 1.0).to(frame0.dtype)
         return torch.stack(outputs, dim=2)
 
+    @torch.no_grad()
+    def full_flows(self, frame0: Tensor, frame1: Tensor) -> Tensor:
+        """``b 4 h w``: the flows 0->1 and 1->0 at the frames' size (pixels of that size), as the
+        estimate uses them (a learned refinement starts from these; see :mod:`vidiff.model.refiner`)."""
+        check_pair(frame0, frame1, [0.5])
+        flow01, flow10 = self.flow_pair(frame0.float(), frame1.float())
+        h, w = frame0.shape[-2:]
+        return upsample_flow(torch.cat([flow01, flow10], dim=1), h, w, flow_channels=4)
+
     def _motion_field(self, f0: Tensor, f1: Tensor) -> dict[str, Tensor]:
         """Flows (at flow resolution) and the per-pixel terms every time shares."""
         cfg = self.config

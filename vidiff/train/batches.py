@@ -86,6 +86,13 @@ def _worker_init(_: int) -> None:
     torch.set_num_threads(1)
 
 
+# Workers are started with "spawn", never "fork": by the time the loader starts, the parent has
+# run DIS (the evaluation batch) and torch ops, so OpenCV's and OpenMP's thread pools exist, and a
+# forked child that touches them (cv2.setNumThreads, torch.set_num_threads, the first parallel op)
+# can wait forever on a lock held by a thread that was not copied. Spawned workers start clean.
+WORKER_START = "spawn"
+
+
 def step_loader(
     dataset: StepBatches, start: int, stop: int, num_workers: int, pin_memory: bool
 ) -> DataLoader:
@@ -99,4 +106,5 @@ def step_loader(
         persistent_workers=num_workers > 0,
         prefetch_factor=4 if num_workers else None,
         worker_init_fn=_worker_init if num_workers else None,
+        multiprocessing_context=WORKER_START if num_workers else None,
     )

@@ -1,0 +1,164 @@
+"""The refiner (learned mean): graceful start, what its outputs mean, weights, and that it learns."""
+
+import numpy as np
+import pytest
+import torch
+from media import pattern_frame
+
+from vidiff.errors import WeightsError
+from vidiff.model import (
+    Denoiser,
+    ModelConfig,
+    RefinedMotion,
+    Refiner,
+    RefinerConfig,
+    load_refiner,
+    load_weights,
+    read_parts,
+    save_weights,
+)
+from vidiff.motion import FlowMotion, backward_warp, flows_to_time
+
+
+def frames_pair(h=40, w=56, shift=(2.0, 1.0)):
+    f0 = pattern_frame(0, (w, h), shift)
+    f1 = pattern_frame(2, (w, h), shift)
+    to = lambda a: torch.from_numpy(a).permute(2, 0, 1)[None].float() / 255  # noqa: E731
+    return to(f0), to(f1)
+
+
+def test_untrained_refiner_is_the_motion_estimate():
+    f0, f1 = frames_pair()
+    motion = FlowMotion()
+    refined = RefinedMotion(Refiner(RefinerConfig.tiny()), motion)
+    times = [0.0, 0.3, 0.5, 1.0, 1.5, -0.5]
+    a = motion.estimate(f0, f1, times)
+    b = refined.estimate(f0, f1, times)
+    assert b.shape == a.shape == (1, 3, len(times), 40, 56)
+    assert torch.equal(b[:, :, 0], f0) and torch.equal(b[:, :, 3], f1)
+    assert (b - a).abs().max() < 2e-3  # same warps (OpenCV remap both ways)
+
+
+@pytest.mark.parametrize("size", [(23, 37), (8, 8), (65, 17)])
+def test_any_frame_size(size):
+    refiner = Refiner(RefinerConfig.tiny())
+    torch.nn.init.normal_(refiner.head.weight, std=0.1)
+    f = torch.rand(2, 3, *size)
+    flow = torch.randn(2, 2, *size)
+    out = refiner(f, f, flow, flow, torch.tensor([0.25, 0.5]))
+    assert out["frame"].shape == (2, 3, *size) and torch.isfinite(out["frame"]).all()
+
+
+def test_outputs_mean_what_they_say():
+    """Head bias only: a flow correction of (+1, -2) px on side 0, side 0 weighted fully."""
+    cfg = RefinerConfig.tiny()
+    refiner = Refiner(cfg)
+    with torch.no_grad():
+        refiner.head.bias[0] = 1.0 / cfg.flow_correction
+        refiner.head.bias[1] = -2.0 / cfg.flow_correction
+        refiner.head.bias[4] = 30.0  # blend logit: weight0 ~ 1
+        refiner.head.bias[5] = 0.2 / cfg.residual_scale  # +0.2 on red
+    f0, f1 = frames_pair()
+    flow = torch.zeros(1, 2, 40, 56)
+    out = refiner(f0, f1, flow, flow, 0.5)
+    expected = backward_warp(f0, torch.tensor([1.0, -2.0]).view(1, 2, 1, 1).expand(1, 2, 40, 56))
+    expected[:, 0] += 0.2
+    assert torch.allclose(out["frame"], expected, atol=1e-4)
+    assert torch.allclose(out["mu"], (f0 + f1) / 2, atol=1e-6)
+
+
+def test_weights_hold_parts(tmp_path):
+    refiner = Refiner(RefinerConfig.tiny())
+    torch.nn.init.normal_(refiner.head.weight, std=0.1)
+    denoiser = Denoiser(ModelConfig.tiny())
+    only = save_weights(tmp_path / "r.safetensors", None, {"step": 5}, refiner=refiner, half=True)
+    both = save_weights(tmp_path / "b.safetensors", denoiser, refiner=refiner)
+    assert read_parts(only) == ("refiner",) and set(read_parts(both)) == {"refiner", "denoiser"}
+    loaded = load_refiner(only)
+    assert loaded.config == refiner.config
+    assert torch.allclose(loaded.head.weight, refiner.head.weight, atol=1e-3)
+    with pytest.raises(WeightsError, match="holds no diffusion model"):
+        load_weights(only)
+    assert load_weights(both).config == denoiser.config
+    with pytest.raises(WeightsError, match="holds no refiner"):
+        load_refiner(save_weights(tmp_path / "d.safetensors", denoiser))
+
+
+def test_refined_motion_accepts_any_batch():
+    f0, f1 = frames_pair()
+    refined = RefinedMotion(Refiner(RefinerConfig.tiny()))
+    out = refined.estimate(torch.cat([f0, f1]), torch.cat([f1, f0]), [0.5, 0.5, 0.25])
+    assert out.shape == (2, 3, 3, 40, 56)
+    assert torch.equal(out[:, :, 0], out[:, :, 1])
+
+
+def test_flows_to_time_matches_motion():
+    from vidiff.train.refine_loop import flows_to_time_batch
+
+    flows = torch.randn(3, 4, 5, 6)
+    t = torch.tensor([0.2, 0.5, 0.9])
+    a0, a1 = flows_to_time_batch(flows, t)
+    for i, ti in enumerate(t.tolist()):
+        b0, b1 = flows_to_time(flows[i : i + 1, :2], flows[i : i + 1, 2:], ti)
+        assert torch.allclose(a0[i], b0[0], atol=1e-6) and torch.allclose(a1[i], b1[0], atol=1e-6)
+
+
+def shifted_sample(rng, size=32, d=(3.0, -2.0), t=0.5):
+    """A triplet of a smooth random texture moving by ``-d`` px per interval, with its exact
+    flows: so any augmentation must keep mu exact."""
+    base = rng.random((size + 16, size + 16, 3)).astype(np.float32)
+    import cv2
+
+    base = cv2.GaussianBlur(base, (0, 0), 2.0)
+    frames = []
+    for tau in (0.0, t, 1.0):
+        m = np.float32([[1, 0, 8 + tau * d[0]], [0, 1, 8 + tau * d[1]]])
+        frames.append(cv2.warpAffine(base, m, (size, size), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP))
+    frames = np.stack(frames)
+    flows = np.zeros((4, size, size), np.float32)
+    # frame_tau(p) = base(p + tau d): frame0(x) = frame1(x - d), so F_0->1 = -d and F_1->0 = +d
+    flows[0], flows[1], flows[2], flows[3] = -d[0], -d[1], d[0], d[1]
+    return (frames * 255).round().clip(0, 255).astype(np.uint8), flows
+
+
+def test_augmentations_keep_samples_valid():
+    from vidiff.train.refine_loop import augment, to_tensors
+
+    rng = np.random.default_rng(0)
+    frames, flows = shifted_sample(rng, t=0.3)
+    for seed in range(12):
+        fr, fl, t = augment(frames, flows, 0.3, np.random.default_rng(seed))
+        batch = to_tensors(fr[None], fl[None], np.array([t]))
+        mu = Refiner(RefinerConfig.tiny())(batch["frame0"], batch["frame1"], batch["flow_t0"],
+                                           batch["flow_t1"], batch["t"])["mu"]
+        inner = (slice(None), slice(None), slice(6, -6), slice(6, -6))
+        err = (mu - batch["target"])[inner].abs().mean()
+        assert err < 0.01, (seed, float(err))
+
+
+def test_training_learns_what_the_flow_missed(tmp_path):
+    """Samples whose stored flows are zero while the content moves: the refiner must learn to
+    move it (PSNR gain over mu on held-out samples)."""
+    from vidiff.train.refine_loop import train_refiner
+    from vidiff.train.triplets import TripletWriter, read_triplets
+
+    rng = np.random.default_rng(1)
+    writer = TripletWriter(tmp_path / "pack", 32)
+    for i in range(60):
+        frames, flows = shifted_sample(rng, d=(2.0, 0.0))
+        writer.add("synthetic", frames, flows * 0, 0.5, holdout=i % 5 == 0)
+    pack = writer.close()
+    assert len(read_triplets(pack)) == 60
+    config = tmp_path / "r.toml"
+    config.write_text(
+        "[refiner]\nchannels = [8, 16, 16]\n"
+        "[train]\nsteps = 250\nbatch_size = 8\ncrop = 32\nlr = 3e-3\nwarmup_steps = 10\n"
+        "ema_decay = 0.9\nlog_interval = 50\ncheckpoint_interval = 100\neval_interval = 250\n"
+    )
+    weights = train_refiner(config, [pack], tmp_path / "run", log=lambda _: None)
+    import json
+
+    last = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()][-1]
+    assert last["step"] == 250
+    assert last["eval"]["pack0"]["gain_db"] > 0.5, last
+    assert read_parts(weights) == ("refiner",)

@@ -1,0 +1,75 @@
+#!/usr/bin/env python
+"""Middlebury / UCF101 PSNR of the motion estimate and of refiner weights, side by side.
+
+    python tools/eval_refiner.py runs/a/ema.safetensors [runs/b/ema.safetensors ...] [--limit N]
+
+A quick check for training runs (the full report with SSIM, IE and peers is tools/benchmark.py).
+Evaluation sets only: nothing here trains.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from benchmark import DEFAULT_DATA, read_rgb, triplets  # tools/benchmark.py
+
+from vidiff.metrics import psnr, ssim
+from vidiff.model.refined_motion import RefinedMotion
+from vidiff.model.weights import load_refiner
+from vidiff.motion import FlowMotion
+
+
+def to_tensor(image: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
+
+
+def to_image(frame: torch.Tensor) -> np.ndarray:
+    return frame[0].clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("weights", nargs="*", type=Path)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--sets", default="middlebury,ucf101")
+    parser.add_argument("--limit", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=0)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    motion = FlowMotion()
+    methods = {"mu": motion}
+    for w in args.weights:
+        methods[str(w)] = RefinedMotion(load_refiner(w), motion)
+    for name in args.sets.split(","):
+        items = triplets(args.data, name)
+        if not items:
+            print(f"{name}: not found under {args.data}", file=sys.stderr)
+            continue
+        items = items[: args.limit] if args.limit else items
+        scores = {m: [] for m in methods}
+        seconds = dict.fromkeys(methods, 0.0)
+        for _, p0, p1, pt in items:
+            a, b, truth = to_tensor(read_rgb(p0)), to_tensor(read_rgb(p1)), read_rgb(pt)
+            for m, est in methods.items():
+                start = time.perf_counter()
+                out = to_image(est.estimate(a, b, [0.5])[:, :, 0])
+                seconds[m] += time.perf_counter() - start
+                scores[m].append((psnr(out, truth), ssim(out, truth)))
+        base = np.array(scores["mu"])
+        for m, values in scores.items():
+            v = np.array(values)
+            gain = v[:, 0] - base[:, 0]
+            print(f"{name:10s} {v[:, 0].mean():.3f} dB  SSIM {v[:, 1].mean():.4f}  "
+                  f"gain {gain.mean():+.3f} (improved {np.mean(gain > 0):.0%})  "
+                  f"{1000 * seconds[m] / len(items):.0f} ms  {m}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+#!/usr/bin/env python
+"""Make a triplet pack for training the refiner (vidiff train-refiner).
+
+footage: crops of real video (videos, frame folders), flows by vidiff's own motion step.
+photos:  synthetic motion (moving, occluding layers) rendered from still photographs, exact
+         ground truth; see vidiff/train/synthetic.py.
+
+examples:
+  python tools/make_triplets.py footage ../shared/data/clips ../shared/data/sequences --out packs/footage
+  python tools/make_triplets.py photos /work/cache/photos --samples 6000 --out packs/photos
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from vidiff.errors import VidiffError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("kind", choices=["footage", "photos"])
+    parser.add_argument("sources", nargs="+", type=Path,
+                        help="videos / frame folders (footage) or folders of photographs (photos)")
+    parser.add_argument("--out", required=True, type=Path, help="pack folder to create")
+    parser.add_argument("--crop", type=int, default=128, help="crop size (default: %(default)s)")
+    parser.add_argument("--frame-size", type=int, default=480,
+                        help="footage: short side of decoded frames, at most (default: %(default)s)")
+    parser.add_argument("--samples", type=int, default=6000,
+                        help="photos: number of samples (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    start = time.monotonic()
+    try:
+        if args.kind == "footage":
+            from vidiff.train.segments import check_training_path
+            from vidiff.train.triplets import make_footage_triplets
+
+            for path in args.sources:
+                check_training_path(path)
+            out = make_footage_triplets(args.sources, args.out, frame_size=args.frame_size,
+                                        crop=args.crop, seed=args.seed,
+                                        log=lambda s: print(s, file=sys.stderr, flush=True))
+        else:
+            from vidiff.train.synthetic import make_photo_triplets
+
+            out = make_photo_triplets(args.sources, args.out, samples=args.samples,
+                                      crop=args.crop, seed=args.seed,
+                                      log=lambda s: print(s, file=sys.stderr, flush=True))
+    except VidiffError as exc:
+        print(f"make_triplets: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{out} ({time.monotonic() - start:.0f} s)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

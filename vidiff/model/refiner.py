@@ -1,0 +1,151 @@
+"""The learned mean: a deterministic network that corrects the motion estimate before any diffusion.
+
+What it sees is what the motion step knows. For one in-between time ``t`` of a pair:
+``frame0``, ``frame1`` (``b 3 h w`` in [0, 1]), the flows from time ``t`` to each input
+(``flow_t0``, ``flow_t1``: ``b 2 h w`` in pixels, as :func:`vidiff.motion.flows_to_time` gives
+them), the two backward warps those flows make and ``t`` itself. What it returns is three
+corrections, each zero when the network outputs zero (its head is zero-initialised, so an untrained
+refiner returns the motion estimate exactly):
+
+- a flow correction for each side (``b 2 h w`` pixels), after which both frames are warped again;
+- a blend weight per pixel (``sigmoid(logit + logit(1 - s))``, so ``1 - s`` at zero): occlusions
+  are where one side must win;
+- a colour residual (``b 3 h w``, scaled by ``residual_scale``) for what no warp can supply.
+
+``frame = m * warp(frame0, flow_t0') + (1 - m) * warp(frame1, flow_t1') + residual``. This is the
+structure of Super SloMo's refinement stage and of the last stages of RIFE/IFRNet, on top of a
+classical flow instead of a learned one.
+
+Network: a 4-level U-Net (3x3 convs, PReLU), full resolution at level 0 so that thin things and
+occlusion edges can be drawn, stride-2 convs down, transposed convs up, skips concatenated.
+Frames are replicate-padded to a multiple of 8 and cropped back. Flows enter divided by
+``flow_scale`` pixels so that typical motion sits near unit range.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..errors import OptionError
+from ..motion.warp import backward_warp
+
+
+@dataclass(frozen=True)
+class RefinerConfig:
+    channels: tuple[int, ...] = (16, 32, 64, 96)  # per level; level 0 at full resolution
+    flow_scale: float = 20.0  # flows enter the network divided by this (pixels)
+    flow_correction: float = 4.0  # network output 1 = this many pixels of flow correction
+    residual_scale: float = 0.1  # network output 1 = this much colour residual (frames in [0, 1])
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
+        if len(self.channels) < 2 or any(c <= 0 for c in self.channels):
+            raise OptionError(
+                f"RefinerConfig: channels needs at least two positive entries, got {self.channels}"
+            )
+        for name in ("flow_scale", "flow_correction", "residual_scale"):
+            if not getattr(self, name) > 0:
+                raise OptionError(f"RefinerConfig: {name} must be positive")
+
+    @property
+    def factor(self) -> int:
+        return 2 ** (len(self.channels) - 1)
+
+    @classmethod
+    def tiny(cls) -> RefinerConfig:
+        return cls(channels=(4, 8, 8))
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["channels"] = list(self.channels)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RefinerConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise OptionError(f"RefinerConfig: unknown key {unknown[0]!r}")
+        return cls(**data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+
+IN_CHANNELS = 3 + 3 + 3 + 3 + 2 + 2 + 1  # frame0, frame1, warp0, warp1, flow_t0, flow_t1, t
+OUT_CHANNELS = 2 + 2 + 1 + 3  # flow corrections, blend logit, colour residual
+UPSAMPLE = "bilinear"
+
+
+def conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.PReLU(cout))
+
+
+class Refiner(nn.Module):
+    def __init__(self, config: RefinerConfig | None = None):
+        super().__init__()
+        cfg = self.config = config if config is not None else RefinerConfig()
+        ch = cfg.channels
+        self.enc = nn.ModuleList([nn.Sequential(conv(IN_CHANNELS, ch[0]), conv(ch[0], ch[0]))])
+        for i in range(1, len(ch)):
+            self.enc.append(nn.Sequential(conv(ch[i - 1], ch[i], 2), conv(ch[i], ch[i])))
+        self.proj = nn.ModuleList(nn.Conv2d(ch[i + 1], ch[i], 1) for i in range(len(ch) - 1))
+        self.dec = nn.ModuleList(conv(ch[i], ch[i]) for i in range(len(ch) - 1))
+        self.head = nn.Conv2d(ch[0], OUT_CHANNELS, 3, 1, 1)
+        nn.init.zeros_(self.head.weight)  # untrained refiner = the motion estimate, exactly
+        nn.init.zeros_(self.head.bias)
+
+    def forward(
+        self, frame0: Tensor, frame1: Tensor, flow_t0: Tensor, flow_t1: Tensor, t: Tensor | float
+    ) -> dict[str, Tensor]:
+        """Refined frame at ``t`` and its parts (see module docstring); every tensor ``b c h w``.
+
+        ``t`` is a float or a ``(b,)`` tensor in (0, 1). Keys: ``frame`` (not clamped), ``mu``
+        (the unrefined time-weighted blend), ``flow_t0``, ``flow_t1``, ``weight0``, ``residual``.
+        """
+        cfg = self.config
+        b, _, h, w = frame0.shape
+        s = torch.as_tensor(t, dtype=frame0.dtype, device=frame0.device).reshape(-1)
+        s = s.expand(b).clamp(1e-3, 1 - 1e-3).view(b, 1, 1, 1)
+        warp0, warp1 = backward_warp(frame0, flow_t0), backward_warp(frame1, flow_t1)
+        mu = torch.lerp(warp0, warp1, s)
+        x = torch.cat(
+            [frame0, frame1, warp0, warp1, flow_t0 / cfg.flow_scale, flow_t1 / cfg.flow_scale,
+             s.expand(b, 1, h, w)],
+            dim=1,
+        )
+        out = self._net(x)
+        d0 = out[:, 0:2] * cfg.flow_correction
+        d1 = out[:, 2:4] * cfg.flow_correction
+        flow_t0, flow_t1 = flow_t0 + d0, flow_t1 + d1
+        warp0, warp1 = backward_warp(frame0, flow_t0), backward_warp(frame1, flow_t1)
+        weight0 = torch.sigmoid(out[:, 4:5] + torch.log((1 - s) / s))
+        residual = out[:, 5:8] * cfg.residual_scale
+        frame = warp1 + weight0 * (warp0 - warp1) + residual
+        return {
+            "frame": frame, "mu": mu, "flow_t0": flow_t0, "flow_t1": flow_t1,
+            "weight0": weight0, "residual": residual,
+        }
+
+    def _net(self, x: Tensor) -> Tensor:
+        h, w = x.shape[-2:]
+        m = self.config.factor
+        ph, pw = -h % m, -w % m
+        if ph or pw:
+            x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+        skips = []
+        for i, enc in enumerate(self.enc):
+            x = enc(x)
+            if i < len(self.enc) - 1:
+                skips.append(x)
+        for i in reversed(range(len(self.dec))):
+            up = F.interpolate(self.proj[i](x), scale_factor=2.0, mode=UPSAMPLE)
+            x = self.dec[i](up + skips[i])
+        return self.head(x)[..., :h, :w]

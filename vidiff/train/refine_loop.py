@@ -1,0 +1,292 @@
+"""Training the refiner (the learned mean) on triplet packs: AdamW, EMA, exact resume, honest eval.
+
+Each step draws ``batch_size`` samples from the packs (mixed by ``mix`` weights), augments them
+(horizontal/vertical flips, transposition, time reversal: each maps a valid sample to a valid
+sample, flows included), and minimises the Charbonnier (smooth L1) distance between the refined
+frame and the true one. The evaluation uses each pack's held-out samples as stored (no
+augmentation; every sample has motion by construction) and reports, per pack, the mean over
+samples of the per-sample PSNR gain of the EMA refiner over the motion estimate it starts from,
+the share of samples it improves and the PSNR of the mean squared error over all of them.
+
+Run folder: ``config.json``, ``metrics.jsonl`` (one JSON record per log/eval), ``checkpoint.pt``
+(weights, EMA, optimizer, step, elapsed time, RNG state; written atomically) and
+``ema.safetensors`` (the EMA weights, what inference uses).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vidiff.errors import OptionError
+from vidiff.model.refiner import Refiner, RefinerConfig
+
+from .triplets import Triplets, read_triplets
+
+
+@dataclass(frozen=True)
+class RefinerTrain:
+    steps: int = 20000
+    batch_size: int = 8
+    crop: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 200
+    ema_decay: float = 0.999
+    grad_clip: float = 1.0
+    mix: tuple[float, ...] = ()  # weight per --data pack (default: equal)
+    log_interval: int = 50
+    checkpoint_interval: int = 500
+    eval_interval: int = 1000
+    eval_samples: int = 256  # held-out samples per pack
+    threads: int = 0  # torch threads (0: leave the default)
+    max_minutes: float = 0.0  # stop cleanly after this long (0: no limit)
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class RefinerRun:
+    model: RefinerConfig = field(default_factory=RefinerConfig)
+    train: RefinerTrain = field(default_factory=RefinerTrain)
+
+
+def load_refiner_config(path) -> RefinerRun:
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise OptionError(f"--config {path}: {exc}") from None
+    unknown = sorted(set(data) - {"refiner", "train"})
+    if unknown:
+        raise OptionError(f"--config {path}: unknown section [{unknown[0]}]")
+    train_keys = {f.name for f in dataclasses.fields(RefinerTrain)}
+    bad = sorted(set(data.get("train", {})) - train_keys)
+    if bad:
+        raise OptionError(f"--config {path}: unknown key {bad[0]!r} in [train]")
+    tr = dict(data.get("train", {}))
+    if "mix" in tr:
+        tr["mix"] = tuple(float(v) for v in tr["mix"])
+    return RefinerRun(RefinerConfig.from_dict(data.get("refiner", {})), RefinerTrain(**tr))
+
+
+# -- batches --------------------------------------------------------------------------------
+
+
+def flows_to_time_batch(flows: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``b 4 h w`` flows (0->1, 1->0) and ``(b,)`` times in (0, 1) -> ``(F_t->0, F_t->1)``
+    (the linear flow-to-time of :func:`vidiff.motion.flows_to_time`, per sample)."""
+    t = t.view(-1, 1, 1, 1)
+    f01, f10 = flows[:, :2], flows[:, 2:]
+    return t * (t * f10 - (1 - t) * f01), (1 - t) * ((1 - t) * f01 - t * f10)
+
+
+def augment(frames: np.ndarray, flows: np.ndarray, t: float, rng: np.random.Generator):
+    """Flips, transposition and time reversal of one sample (``3 h w 3``, ``4 h w``, t)."""
+    flows = flows.astype(np.float32)
+    if rng.random() < 0.5:  # horizontal flip: x -> -x
+        frames, flows = frames[:, :, ::-1], flows[:, :, ::-1] * np.array([-1, 1, -1, 1])[:, None, None]
+    if rng.random() < 0.5:  # vertical flip
+        frames, flows = frames[:, ::-1], flows[:, ::-1] * np.array([1, -1, 1, -1])[:, None, None]
+    if rng.random() < 0.5:  # transpose: x <-> y
+        frames, flows = frames.transpose(0, 2, 1, 3), flows.transpose(0, 2, 1)[[1, 0, 3, 2]]
+    if rng.random() < 0.5:  # time reversal
+        frames, flows, t = frames[::-1], flows[[2, 3, 0, 1]], 1.0 - t
+    return np.ascontiguousarray(frames), np.ascontiguousarray(flows), t
+
+
+def to_tensors(frames: np.ndarray, flows: np.ndarray, times: np.ndarray) -> dict:
+    """Stacked samples -> ``frame0``, ``target``, ``frame1`` (b 3 h w), ``flow_t0``, ``flow_t1``,
+    ``t`` (b,)."""
+    img = torch.from_numpy(frames).permute(1, 0, 4, 2, 3).float() / 255.0
+    t = torch.from_numpy(np.asarray(times, dtype=np.float32))
+    ft0, ft1 = flows_to_time_batch(torch.from_numpy(flows).float(), t)
+    return {"frame0": img[0], "target": img[1], "frame1": img[2], "flow_t0": ft0, "flow_t1": ft1,
+            "t": t}
+
+
+class Sampler:
+    def __init__(self, packs: list[Triplets], mix: tuple[float, ...], crop: int):
+        self.packs = packs
+        self.crop = crop
+        weights = np.array(mix if mix else [1.0] * len(packs), dtype=np.float64)
+        if len(weights) != len(packs) or (weights < 0).any() or weights.sum() <= 0:
+            raise OptionError(f"mix {mix} needs one non-negative weight per pack ({len(packs)})")
+        self.weights = weights / weights.sum()
+        self.train_idx = [np.flatnonzero(~np.asarray(p.holdout)) for p in packs]
+        self.eval_idx = [np.flatnonzero(np.asarray(p.holdout)) for p in packs]
+        for p, idx in zip(packs, self.train_idx):
+            if len(idx) == 0:
+                raise OptionError("a training pack has no training samples")
+            if p.frames.shape[2] < crop:
+                raise OptionError(f"crop {crop} is larger than a pack's samples")
+
+    def batch(self, rng: np.random.Generator, size: int) -> dict:
+        frames, flows, times = [], [], []
+        for k in rng.choice(len(self.packs), size=size, p=self.weights):
+            pack = self.packs[k]
+            i = int(self.train_idx[k][rng.integers(len(self.train_idx[k]))])
+            h, w = pack.frames.shape[2:4]
+            y, x = rng.integers(0, h - self.crop + 1), rng.integers(0, w - self.crop + 1)
+            fr = pack.frames[i, :, y : y + self.crop, x : x + self.crop]
+            fl = pack.flows[i, :, y : y + self.crop, x : x + self.crop]
+            fr, fl, t = augment(fr, fl, float(pack.times[i]), rng)
+            frames.append(fr), flows.append(fl), times.append(t)
+        return to_tensors(np.stack(frames), np.stack(flows), np.array(times))
+
+    def eval_batches(self, k: int, limit: int, size: int = 32):
+        pack, idx = self.packs[k], self.eval_idx[k][:limit]
+        for a in range(0, len(idx), size):
+            sel = np.sort(idx[a : a + size])
+            yield to_tensors(np.asarray(pack.frames[sel]), np.asarray(pack.flows[sel], np.float32),
+                             np.asarray(pack.times[sel]))
+
+
+# -- loss and evaluation ----------------------------------------------------------------------
+
+
+def charbonnier(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    return ((x - y).square() + eps * eps).sqrt().mean()
+
+
+def refine_batch(model: Refiner, batch: dict) -> dict:
+    return model(batch["frame0"], batch["frame1"], batch["flow_t0"], batch["flow_t1"], batch["t"])
+
+
+def _psnr(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    mse = (x.clamp(0, 1) - y).square().flatten(1).mean(1)
+    return -10 * torch.log10(mse.clamp(min=1e-10))
+
+
+@torch.no_grad()
+def evaluate_packs(model: Refiner, sampler: Sampler, limit: int) -> dict:
+    """Per pack: PSNR gain over mu (mean over held-out samples), share improved, PSNRs."""
+    out = {}
+    for k in range(len(sampler.packs)):
+        gains, sse_mu, sse_model, n = [], 0.0, 0.0, 0
+        for batch in sampler.eval_batches(k, limit):
+            res = refine_batch(model, batch)
+            p_model, p_mu = _psnr(res["frame"], batch["target"]), _psnr(res["mu"], batch["target"])
+            gains.append(p_model - p_mu)
+            sse_mu += float((res["mu"].clamp(0, 1) - batch["target"]).square().mean(dim=(1, 2, 3)).sum())
+            sse_model += float((res["frame"].clamp(0, 1) - batch["target"]).square().mean(dim=(1, 2, 3)).sum())
+            n += batch["t"].shape[0]
+        if not n:
+            continue
+        g = torch.cat(gains)
+        out[f"pack{k}"] = {
+            "samples": n,
+            "gain_db": round(float(g.mean()), 4),
+            "improved": round(float((g > 0).float().mean()), 3),
+            "psnr_mu": round(-10 * math.log10(sse_mu / n), 3),
+            "psnr_model": round(-10 * math.log10(sse_model / n), 3),
+        }
+    return out
+
+
+# -- the loop ---------------------------------------------------------------------------------
+
+
+def train_refiner(
+    config: str | Path, data: list[Path], out: Path, *, steps: int | None = None,
+    resume: bool = False, init_weights: str | Path | None = None,
+    max_minutes: float | None = None, log: Callable[[str], None] = print,
+) -> Path:
+    """Train (or continue) a refiner run; returns the path of its EMA weights."""
+    from vidiff.model.weights import load_refiner, save_weights
+
+    run = load_refiner_config(config)
+    tc = run.train
+    if steps is not None:
+        tc = dataclasses.replace(tc, steps=int(steps))
+    if max_minutes is not None:
+        tc = dataclasses.replace(tc, max_minutes=float(max_minutes))
+    if tc.threads > 0:
+        torch.set_num_threads(tc.threads)
+    out = Path(out)
+    checkpoint = out / "checkpoint.pt"
+    if resume and not checkpoint.is_file():
+        raise OptionError(f"--resume: {checkpoint} does not exist")
+    if not resume and checkpoint.exists():
+        raise OptionError(f"{out} already holds a run; pass --resume or choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    packs = [read_triplets(Path(p)) for p in data]
+    sampler = Sampler(packs, tc.mix, tc.crop)
+    model = Refiner(run.model)
+    if init_weights is not None:
+        model.load_state_dict(load_refiner(init_weights).state_dict())
+    ema = Refiner(run.model)
+    ema.load_state_dict(model.state_dict())
+    ema.requires_grad_(False)
+    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    step, elapsed = 0, 0.0
+    rng = np.random.default_rng(tc.seed)
+    if resume:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        opt.load_state_dict(state["optimizer"])
+        step, elapsed = int(state["step"]), float(state["elapsed"])
+        rng.bit_generator.state = state["rng"]
+    (out / "config.json").write_text(json.dumps(
+        {"refiner": run.model.to_dict(), "train": dataclasses.asdict(tc),
+         "data": [str(p) for p in data], "pack_sources": [p.names for p in packs]}, indent=1))
+    log(f"refiner: {sum(p.numel() for p in model.parameters())} parameters, packs "
+        + ", ".join(f"{len(p)} samples" for p in packs) + f", from step {step}")
+
+    def save() -> None:
+        state = {"model": model.state_dict(), "ema": ema.state_dict(),
+                 "optimizer": opt.state_dict(), "step": step, "elapsed": elapsed,
+                 "rng": rng.bit_generator.state}
+        tmp = checkpoint.with_suffix(".pt.tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, checkpoint)
+        save_weights(out / "ema.safetensors", None, {"step": str(step),
+                     "train_minutes": f"{elapsed / 60:.1f}"}, refiner=ema)
+
+    start = time.monotonic() - elapsed
+    loss_sum, loss_n, stopped = 0.0, 0, False
+    model.train()
+    while step < tc.steps:
+        lr = tc.lr * min(1.0, (step + 1) / max(1, tc.warmup_steps))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        batch = sampler.batch(rng, tc.batch_size)
+        loss = charbonnier(refine_batch(model, batch)["frame"], batch["target"])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+        opt.step()
+        with torch.no_grad():
+            decay = min(tc.ema_decay, (1 + step) / (10 + step))
+            for pe, pm in zip(ema.parameters(), model.parameters()):
+                pe.lerp_(pm, 1 - decay)
+        step += 1
+        elapsed = time.monotonic() - start
+        loss_sum, loss_n = loss_sum + loss.item(), loss_n + 1
+        record = None
+        if step % tc.log_interval == 0:
+            record = {"step": step, "loss": round(loss_sum / loss_n, 6), "lr": lr,
+                      "minutes": round(elapsed / 60, 2)}
+            loss_sum, loss_n = 0.0, 0
+        if tc.eval_interval and (step % tc.eval_interval == 0 or step == tc.steps):
+            record = (record or {"step": step}) | {"eval": evaluate_packs(ema, sampler, tc.eval_samples)}
+        if record:
+            with open(out / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(record) + "\n")
+            log(json.dumps(record))
+        stopped = tc.max_minutes > 0 and elapsed >= tc.max_minutes * 60
+        if step % tc.checkpoint_interval == 0 or step == tc.steps or stopped:
+            save()
+        if stopped:
+            log(f"refiner: stopped at step {step} after {elapsed / 60:.1f} min (max_minutes)")
+            break
+    return out / "ema.safetensors"

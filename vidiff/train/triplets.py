@@ -1,0 +1,210 @@
+"""Triplet packs for the refiner: crops of (frame0, target, frame1) with the motion step's flows.
+
+A sample is what the refiner sees at inference, for one in-between time: the two input frames, the
+true frame at time ``t`` between them and the DIS flows both ways, computed by
+:class:`vidiff.motion.FlowMotion` on the *whole* frame (reduced and upsampled exactly as at
+inference) and then cropped. Storing the flows makes a training step pure tensor work.
+
+Layout (a folder, numpy only to read, memory-mapped): ``frames.npy`` uint8 ``n 3 h w 3`` (frame0,
+target, frame1; RGB), ``flows.npy`` float16 ``n 4 h w`` (flow 0->1 then 1->0, dx dy, pixels),
+``times.npy`` float32 ``n`` (the target's time, in (0, 1)), ``holdout.npy`` bool ``n`` and
+``index.json`` (format, version, sources, per-sample source ids in ``sources.npy``).
+
+Crops are chosen where there is something to learn: each kept crop has motion between its inputs,
+and of every pair of crops per triplet one is the candidate where the motion estimate is most wrong
+(hard examples) and one is random.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vidiff.errors import InputError, OutputError
+
+FORMAT = "vidiff-triplets"
+VERSION = 1
+FILES = ("frames", "flows", "times", "holdout", "sources")
+
+
+@dataclass
+class Triplets:
+    """A loaded pack (arrays may be memory-mapped)."""
+
+    frames: np.ndarray  # uint8 n 3 h w 3
+    flows: np.ndarray  # float16 n 4 h w
+    times: np.ndarray  # float32 n
+    holdout: np.ndarray  # bool n
+    sources: np.ndarray  # int32 n
+    names: list[str]
+
+    def __len__(self) -> int:
+        return int(self.times.shape[0])
+
+
+def read_triplets(path: Path, mmap: bool = True) -> Triplets:
+    path = Path(path)
+    index_file = path / "index.json"
+    if not index_file.is_file():
+        raise InputError(f"{path} is not a triplet pack (no index.json); make one with "
+                         "tools/make_triplets.py")
+    index = json.loads(index_file.read_text())
+    if index.get("format") != FORMAT or index.get("version") != VERSION:
+        raise InputError(f"{path}: not a {FORMAT} version {VERSION} pack")
+    arrays = {k: np.load(path / f"{k}.npy", mmap_mode="r" if mmap else None) for k in FILES}
+    return Triplets(names=list(index["sources"]), **arrays)
+
+
+class TripletWriter:
+    """Append samples, then :meth:`close` writes the folder (atomically: temp name, rename)."""
+
+    def __init__(self, path: Path, crop: int, settings: dict | None = None):
+        self.path = Path(path)
+        if self.path.exists():
+            raise OutputError(f"{self.path} exists; remove it or choose another --out")
+        self.crop = crop
+        self.settings = settings or {}
+        self.parts: dict[str, list] = {k: [] for k in FILES}
+        self.names: list[str] = []
+
+    def add(self, source: str, frames: np.ndarray, flows: np.ndarray, t: float, holdout: bool):
+        if source not in self.names:
+            self.names.append(source)
+        self.parts["frames"].append(frames.astype(np.uint8))
+        self.parts["flows"].append(flows.astype(np.float16))
+        self.parts["times"].append(np.float32(t))
+        self.parts["holdout"].append(bool(holdout))
+        self.parts["sources"].append(np.int32(self.names.index(source)))
+
+    def __len__(self) -> int:
+        return len(self.parts["times"])
+
+    def close(self) -> Path:
+        if not self.parts["times"]:
+            raise InputError("no triplet samples were made (sources too short or static)")
+        tmp = self.path.with_name(self.path.name + ".vidiff-tmp")
+        tmp.mkdir(parents=True, exist_ok=False)
+        for k in FILES:
+            np.save(tmp / f"{k}.npy", np.stack(self.parts[k]))
+        index = {"format": FORMAT, "version": VERSION, "sources": self.names,
+                 "samples": len(self), "crop": self.crop, "settings": self.settings}
+        (tmp / "index.json").write_text(json.dumps(index, indent=1))
+        os.replace(tmp, self.path)
+        return self.path
+
+
+def full_flows(motion, frame0: np.ndarray, frame1: np.ndarray) -> np.ndarray:
+    """``4 h w`` float32: flows 0->1 and 1->0 at full size, made exactly as at inference."""
+    from vidiff.motion.flow import upsample_flow
+
+    f0 = torch.from_numpy(frame0).permute(2, 0, 1)[None].float() / 255
+    f1 = torch.from_numpy(frame1).permute(2, 0, 1)[None].float() / 255
+    flow01, flow10 = motion.flow_pair(f0, f1)
+    h, w = frame0.shape[:2]
+    both = upsample_flow(torch.cat([flow01, flow10], 1), h, w, flow_channels=4)
+    return both[0].numpy()
+
+
+def estimate_from_flows(frame0: np.ndarray, frame1: np.ndarray, flows: np.ndarray, t: float):
+    """The motion estimate (``h w 3`` float32 in [0, 1]) at ``t`` from stored flows."""
+    from vidiff.motion.blend import blend_warped, flows_to_time
+
+    f0 = torch.from_numpy(frame0).permute(2, 0, 1)[None].float() / 255
+    f1 = torch.from_numpy(frame1).permute(2, 0, 1)[None].float() / 255
+    fl = torch.from_numpy(np.ascontiguousarray(flows, dtype=np.float32))[None]
+    ft0, ft1 = flows_to_time(fl[:, :2], fl[:, 2:], t)
+    mu = blend_warped(f0, f1, ft0, ft1, 1.0 - t, t)
+    return mu[0].permute(1, 2, 0).numpy()
+
+
+def choose_crops(
+    frame0, target, frame1, mu, crop: int, rng: np.random.Generator, candidates: int = 8,
+    min_motion: float = 2.0,
+) -> list[tuple[int, int]]:
+    """Up to two crop corners: the candidate where mu is most wrong, and a random one with motion.
+
+    ``min_motion``: mean absolute difference (0..255) between the inputs below which a crop is
+    static and skipped.
+    """
+    h, w = frame0.shape[:2]
+    if h < crop or w < crop:
+        return []
+    err = np.abs(mu * 255.0 - target.astype(np.float32)).mean(2)
+    diff = np.abs(frame0.astype(np.int16) - frame1.astype(np.int16)).mean(2)
+    corners = [(int(rng.integers(0, h - crop + 1)), int(rng.integers(0, w - crop + 1)))
+               for _ in range(candidates)]
+    moving = [(y, x) for y, x in corners if diff[y : y + crop, x : x + crop].mean() >= min_motion]
+    if not moving:
+        return []
+    scores = [err[y : y + crop, x : x + crop].mean() for y, x in moving]
+    hard = moving[int(np.argmax(scores))]
+    rest = [c for c in moving if c != hard]
+    return [hard] + ([rest[int(rng.integers(len(rest)))]] if rest else [])
+
+
+def triplet_plan(n: int, spacings: Iterable[int], rng: np.random.Generator) -> Iterator[tuple]:
+    """``(i0, i_target, i1)`` index triplets of a run of ``n`` frames: for each pair spacing D,
+    pairs ``(i, i + D)`` every ``max(1, D // 2)`` frames, target a random frame strictly inside."""
+    for d in spacings:
+        for i in range(0, n - d, max(1, d // 2)):
+            yield i, i + int(rng.integers(1, d)), i + d
+
+
+def add_segment_triplets(
+    writer: TripletWriter, motion, frames: np.ndarray, times: np.ndarray, source: str,
+    holdout: bool, spacings: Iterable[int], crop: int, rng: np.random.Generator,
+) -> int:
+    """Add the samples of one scene-cut-free run of frames; returns how many were added."""
+    added = 0
+    for i0, it, i1 in triplet_plan(len(frames), spacings, rng):
+        t = float((times[it] - times[i0]) / (times[i1] - times[i0]))
+        if not 0.0 < t < 1.0:
+            continue
+        f0, gt, f1 = frames[i0], frames[it], frames[i1]
+        flows = full_flows(motion, f0, f1)
+        mu = estimate_from_flows(f0, f1, flows, t)
+        for y, x in choose_crops(f0, gt, f1, mu, crop, rng):
+            sl = (slice(y, y + crop), slice(x, x + crop))
+            writer.add(source, np.stack([f0[sl], gt[sl], f1[sl]]), flows[:, sl[0], sl[1]], t,
+                       holdout)
+            added += 1
+    return added
+
+
+def make_footage_triplets(
+    sources: list[Path], out: Path, *, frame_size: int = 480, crop: int = 128,
+    spacings: tuple[int, ...] = (2, 3, 4), holdout_every: int = 10, chunk: int = 24,
+    seed: int = 0, log: Callable[[str], None] = print,
+) -> Path:
+    """Triplet pack from videos and frame folders (decoded with PyAV, split at scene cuts).
+
+    Runs between cuts are cut into chunks of ``chunk`` frames; every ``holdout_every``-th chunk
+    is held out (its samples are marked, for validation)."""
+    from vidiff.motion import FlowMotion
+
+    from .segments import decode_source, expand_sources, split_runs
+
+    rng = np.random.default_rng(seed)
+    motion = FlowMotion()
+    writer = TripletWriter(out, crop, {"frame_size": frame_size, "spacings": list(spacings),
+                                       "holdout_every": holdout_every, "chunk": chunk,
+                                       "seed": seed})
+    run_index = 0
+    for path in expand_sources(sources):
+        frames, times, cuts = decode_source(path, frame_size)
+        made = 0
+        for a, b in split_runs(len(frames), cuts):
+            for s in range(a, b, chunk):  # chunks, so that every source has held-out stretches
+                e = min(b, s + chunk)
+                holdout = holdout_every > 0 and run_index % holdout_every == holdout_every - 1
+                made += add_segment_triplets(writer, motion, np.stack(frames[s:e]), times[s:e],
+                                             path.name, holdout, spacings, crop, rng)
+                run_index += 1
+        log(f"triplets: {path.name}: {len(frames)} frames, {made} samples")
+    return writer.close()
