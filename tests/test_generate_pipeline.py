@@ -158,5 +158,5 @@ def test_bad_arguments(given, kwargs, match):
 
 def test_steps_without_weights_is_an_error(monkeypatch):
     monkeypatch.setattr("vidiff.pipelines.weights.default_weights_path", lambda: None)
-    with pytest.raises(OptionError, match="needs diffusion weights"):
+    with pytest.raises(OptionError, match="needs a diffusion model"):
         generate_frames(seeds(), 2, steps=2, device="cpu")

@@ -84,7 +84,7 @@ def test_steps_without_weights_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("VIDIFF_WEIGHTS", str(tmp_path / "missing.safetensors"))
     a, b = pattern_frame(0, SIZE, VEL), pattern_frame(1, SIZE, VEL)
     with pytest.warns(UserWarning, match="motion estimate"):
-        with pytest.raises(OptionError, match="--steps 4 needs diffusion weights"):
+        with pytest.raises(OptionError, match="--steps 4 needs a diffusion model"):
             vidiff.interpolate_pair(a, b, steps=4, device="cpu")
 
 def test_zero_initialised_model_returns_the_motion_estimate(tmp_path):

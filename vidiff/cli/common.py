@@ -23,12 +23,18 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
     g.add_argument(
         "--steps", type=int, default=None,
-        help="diffusion sampler steps; 0 = motion estimate only "
-        "(default: 4 when weights are available, else 0)",
+        help="diffusion sampler steps; 0 = no diffusion "
+        "(default: 4 when the weights hold a diffusion model, else 0)",
+    )
+    g.add_argument(
+        "--no-refine", action="store_true",
+        help="skip the refiner (learned correction of the motion estimate); with --steps 0 "
+        "this is the motion estimate alone, the fastest setting",
     )
     g.add_argument("--sampler", help="sampler name (default: the deterministic few-step one)")
     g.add_argument(
-        "--weights", help="diffusion weights (.safetensors; default: weights/vidiff.safetensors)"
+        "--weights", help="model weights (.safetensors: refiner and/or diffusion model; "
+        "default: the weights shipped with vidiff)"
     )
     g.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     g.add_argument(
@@ -63,6 +69,7 @@ def interpolate_kwargs(args) -> dict:
     return dict(
         fps=args.fps, multi=args.multi, input_fps=args.input_fps, steps=args.steps,
         sampler=args.sampler, device=args.device, weights=args.weights, seed=args.seed,
+        refine=False if args.no_refine else None,
         overwrite=args.overwrite, codec=args.codec, crf=args.crf, preset=args.preset,
         pix_fmt=args.pix_fmt,
         scene_threshold=None if args.no_scene_detect else args.scene_threshold,

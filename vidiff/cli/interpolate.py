@@ -11,7 +11,7 @@ EXAMPLES = """examples:
   vidiff interpolate clip.mp4 --fps 60                 # writes clip.60fps.mp4
   vidiff interpolate clip.mp4 --multi 2 -o smooth.mkv
   vidiff interpolate frames/ --input-fps 24 --fps 59.94 -o out/   # folder of PNGs in and out
-  vidiff interpolate clip.mp4 --fps 60 --steps 0       # motion estimate only (fastest)
+  vidiff interpolate clip.mp4 --fps 60 --steps 0 --no-refine   # motion estimate only (fastest)
 """
 
 
@@ -48,11 +48,13 @@ def run(args) -> int:
             notes.append(f"{s.duplicates_dropped} duplicate frame(s) re-timed")
         if s.out_of_order:
             notes.append(f"{s.out_of_order} frame(s) with repeated timestamps dropped")
-        if result.steps == 0:
+        if result.steps == 0 and not result.refined:
             notes.append(
-                "motion estimate only" if args.steps == 0
-                else "motion estimate only: no diffusion weights found"
+                "motion estimate only" if args.steps == 0 or args.no_refine
+                else "motion estimate only: no model weights found"
             )
+        elif result.refined:
+            notes.append("refined" + (f", {result.steps} diffusion steps" if result.steps else ""))
         extra = f" ({'; '.join(notes)})" if notes else ""
         print(
             f"wrote {result.output}: {s.output_frames} frames at {format_rate(result.fps)} fps "

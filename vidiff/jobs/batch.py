@@ -40,7 +40,8 @@ from .manifest import MANIFEST_NAME, Manifest, latest_records, options_hash, rea
 # interpolate_video keywords a batch passes through (all but input, output, fps/multi, progress)
 JOB_OPTIONS = {
     "input_fps": None, "steps": None, "sampler": None, "device": "auto", "weights": None,
-    "seed": 0, "overwrite": False, "codec": None, "crf": None, "preset": None, "pix_fmt": None,
+    "seed": 0, "refine": None, "overwrite": False, "codec": None, "crf": None, "preset": None,
+    "pix_fmt": None,
     "scene_threshold": 0.15, "dedup": 3, "audio": True,
 }
 # ... of which these change the output (the rerun key); device and overwrite do not.
@@ -112,7 +113,8 @@ def _key_options(fps, multi, options: dict) -> dict:
     if key["input_fps"] is not None:
         key["input_fps"] = format_rate(parse_rate(key["input_fps"], "--input-fps"))
     weights = Path(key["weights"]) if key["weights"] is not None else default_weights_path()
-    if weights is not None and weights.is_file() and key["steps"] != 0:
+    uses_weights = key["steps"] != 0 or key.get("refine") is not False
+    if weights is not None and weights.is_file() and uses_weights:
         st = weights.stat()
         key["weights"] = {"path": str(weights.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
     elif weights is not None:

@@ -142,6 +142,7 @@ def generate_video(
     device: str = "auto",
     weights=None,
     seed: int = 0,
+    refine: bool | None = None,
     known: int = 2,
     unknown: int = 4,
     hierarchical: bool = False,
@@ -187,7 +188,8 @@ def generate_video(
     for target in targets:
         check_output_path(target, inputs=paths, overwrite=overwrite)
     generator = make_generator(
-        steps=steps, weights=weights, device=device, seed=seed, sampler=sampler, window=window
+        steps=steps, weights=weights, device=device, seed=seed, sampler=sampler, window=window,
+        refine=refine,
     )
     warn_identical_samples(generator, samples)
 

@@ -31,7 +31,8 @@ class JobResult:
     fps: Fraction
     stats: InterpolationStats
     seconds: float
-    steps: int = 0  # diffusion sampler steps used; 0 = the motion estimate alone
+    steps: int = 0  # diffusion sampler steps used (0: no diffusion)
+    refined: bool = False  # the refiner (learned mean) corrected the motion estimate
 
 
 def default_output_path(source: Path, fps: Fraction) -> Path:
@@ -60,6 +61,7 @@ def interpolate_video(
     device: str = "auto",
     weights=None,
     seed: int = 0,
+    refine: bool | None = None,
     overwrite: bool = False,
     codec: str | None = None,
     crf: int | None = None,
@@ -73,9 +75,9 @@ def interpolate_video(
     """Write ``input`` (a video file or a folder of frames) at a new frame rate.
 
     Give exactly one of ``fps`` (e.g. ``60``, ``"59.94"``, ``"60000/1001"``) or ``multi``
-    (a whole multiple of the input rate). ``steps=None`` uses the diffusion model with its
-    default steps when weights are available, else the motion estimate alone; ``steps=0``
-    always uses the motion estimate alone. ``scene_threshold=None`` turns off scene-cut
+    (a whole multiple of the input rate). The motion estimate is corrected by the refiner when
+    the weights hold one (``refine=False``: not) and refined by the diffusion model for ``steps``
+    sampler steps (``None``: 4 when the weights hold a diffusion model, else 0). ``scene_threshold=None`` turns off scene-cut
     detection; ``dedup`` is the longest run of identical frames treated as an animation hold
     (1 turns it off). ``progress`` is ``True`` for a tqdm bar or a callable
     ``(done, total)``. Returns a :class:`JobResult`.
@@ -103,7 +105,7 @@ def interpolate_video(
         detector = SceneDetector(cut_threshold=scene_threshold)
         interp = make_interpolator(
             steps=steps, weights=weights, device=device, seed=seed, sampler=sampler,
-            detector=detector, max_dup_run=dedup,
+            refine=refine, detector=detector, max_dup_run=dedup,
         )
         options = _encode_options(target, codec, crf, preset, pix_fmt)
         total = None
@@ -125,7 +127,10 @@ def interpolate_video(
                     f"{source} has {interp.stats.input_frames} frame(s): interpolation needs at least 2"
                 )
         report(None)
-    return JobResult(target, rate, interp.stats, time.perf_counter() - started, interp.steps)
+    refined = getattr(interp.motion, "refiner", None) is not None
+    return JobResult(
+        target, rate, interp.stats, time.perf_counter() - started, interp.steps, refined
+    )
 
 
 def _encode_options(target: Path, codec, crf, preset, pix_fmt) -> EncodeOptions:

@@ -35,21 +35,23 @@ def check_image(image, name: str) -> np.ndarray:
 
 
 def make_interpolator(
-    *, steps=None, weights=None, device="auto", seed=0, sampler=None, motion=None, **kwargs
+    *, steps=None, weights=None, device="auto", seed=0, sampler=None, motion=None, refine=None,
+    **kwargs,
 ) -> Interpolator:
-    """An :class:`Interpolator` with weights resolved: ``steps=None`` means the default
-    (4 sampler steps when weights are available, else the motion estimate alone)."""
+    """An :class:`Interpolator` with weights resolved (:func:`.weights.resolve_model`): the
+    refiner when the weights hold one (``refine=False``: not), and ``steps=None`` diffusion steps
+    by default (4 when the weights hold a diffusion model, else 0)."""
     dev = resolve_device(device)
-    denoiser, steps = resolve_model(steps, weights, dev, sampler, seed)
+    model = resolve_model(steps, weights, dev, sampler, seed, refine)
     return Interpolator(
-        motion=motion, denoiser=denoiser, steps=steps, sampler=sampler, seed=seed,
-        device=dev, **kwargs,
+        motion=model.motion(motion), denoiser=model.denoiser, steps=model.steps, sampler=sampler,
+        seed=seed, device=dev, **kwargs,
     )
 
 
 def interpolate_pair(
     frame0, frame1, times: Sequence[float] = (0.5,), *, steps=None, weights=None,
-    device="auto", seed: int = 0, sampler=None,
+    device="auto", seed: int = 0, sampler=None, refine=None,
 ) -> list[np.ndarray]:
     """Frames at fractional ``times`` in (0, 1) between two frames.
 
@@ -64,13 +66,16 @@ def interpolate_pair(
     for t in times:
         if not 0.0 < t < 1.0:
             raise OptionError(f"times must lie strictly between 0 and 1, got {t}")
-    interp = make_interpolator(steps=steps, weights=weights, device=device, seed=seed, sampler=sampler)
+    interp = make_interpolator(
+        steps=steps, weights=weights, device=device, seed=seed, sampler=sampler, refine=refine
+    )
     return interp.between(a, b, times)
 
 
 def interpolate_frames(
     frames: Iterable, *, input_fps=None, fps=None, multi: int | None = None, steps=None,
     weights=None, device="auto", seed: int = 0, sampler=None, times: Sequence | None = None,
+    refine=None,
 ) -> Iterator[np.ndarray]:
     """Stream a sequence of in-memory frames at a new rate (``fps`` or ``multi`` x input).
 
@@ -82,7 +87,9 @@ def interpolate_frames(
     out_rate = resolve_output_rate(
         parse_rate(fps, "fps") if fps is not None else None, multi, in_rate
     )
-    interp = make_interpolator(steps=steps, weights=weights, device=device, seed=seed, sampler=sampler)
+    interp = make_interpolator(
+        steps=steps, weights=weights, device=device, seed=seed, sampler=sampler, refine=refine
+    )
 
     def items():
         shape = None

@@ -161,15 +161,17 @@ def make_generator(
     sampler=None,
     motion=None,
     window: WindowConfig | None = None,
+    refine=None,
 ) -> ClipGenerator:
-    """A :class:`ClipGenerator` with weights resolved: ``steps=None`` means the default
-    (4 sampler steps when weights are available, else the motion estimate alone)."""
+    """A :class:`ClipGenerator` with weights resolved (:func:`.weights.resolve_model`):
+    ``steps=None`` means the default (4 sampler steps when the weights hold a diffusion model,
+    else 0); the refiner serves the in-between (infill) frames when the weights hold one."""
     dev = resolve_device(device)
-    denoiser, steps = resolve_model(steps, weights, dev, sampler, seed)
+    model = resolve_model(steps, weights, dev, sampler, seed, refine)
     return ClipGenerator(
-        motion=motion,
-        denoiser=denoiser,
-        steps=steps,
+        motion=model.motion(motion),
+        denoiser=model.denoiser,
+        steps=model.steps,
         sampler=sampler,
         seed=int(seed),
         device=dev,

@@ -1,15 +1,24 @@
-"""Finding and loading the diffusion weights, with a fallback to the motion estimate.
+"""Finding and loading the model's weights, with a fallback to the motion estimate.
 
-The default weights are ``weights/vidiff.safetensors`` in the source tree (or the file named
-by the ``VIDIFF_WEIGHTS`` environment variable). An explicit ``--weights PATH`` that cannot be
-loaded is an error; default weights that are missing or damaged only cost the refinement: the
-caller gets ``None`` and a warning, and the motion estimate is used.
+The default weights are ``vidiff.safetensors`` in the ``weights/`` folder of the source tree,
+which an install carries as the package data ``vidiff.default_weights`` (so a non-editable
+``pip install .`` finds them too), or the file named by the ``VIDIFF_WEIGHTS`` environment
+variable. A weights file holds a refiner (the learned mean), a diffusion model, or both
+(:mod:`vidiff.model.weights`).
+
+What runs: the motion estimate, then the refiner when the weights hold one (``refine=False``
+skips it), then the diffusion model for ``steps`` sampler steps when the weights hold one
+(``steps=0`` skips it). An explicit ``--weights PATH`` that cannot be loaded is an error; default
+weights that are missing or damaged only cost the learned parts: a warning, and the motion
+estimate is used.
 """
 
 from __future__ import annotations
 
 import os
 import warnings
+from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import torch
@@ -25,17 +34,47 @@ def default_weights_path() -> Path | None:
     env = os.environ.get("VIDIFF_WEIGHTS")
     if env:
         return Path(env)
-    candidate = Path(__file__).resolve().parents[2] / "weights" / DEFAULT_WEIGHTS_NAME
+    try:
+        candidate = Path(str(resources.files("vidiff.default_weights") / DEFAULT_WEIGHTS_NAME))
+    except (ModuleNotFoundError, TypeError):  # a copy of the package without its data
+        candidate = Path(__file__).resolve().parents[2] / "weights" / DEFAULT_WEIGHTS_NAME
     return candidate if candidate.is_file() else None
 
 
-def load_denoiser(weights: str | Path | None, device: torch.device):
-    """Load a denoiser from ``weights``, or from the default weights when ``None``.
+@dataclass(frozen=True)
+class Model:
+    """What a run uses: the refiner (or None), the denoiser (or None) and diffusion steps."""
 
-    Returns ``None`` (the motion estimate alone will be used) when no default weights exist or
-    they cannot be loaded; raises :class:`WeightsError` when an explicit file cannot be loaded.
-    """
-    from ..model import load_weights
+    refiner: object | None = None
+    denoiser: object | None = None
+    steps: int = 0
+    weights: Path | None = None
+
+    def motion(self, base=None):
+        """The motion estimator to use: ``base`` (FlowMotion by default), refined if we can."""
+        from ..motion import FlowMotion
+
+        base = base if base is not None else FlowMotion()
+        if self.refiner is None:
+            return base
+        from ..model.refined_motion import RefinedMotion
+
+        return RefinedMotion(self.refiner, base)
+
+    @property
+    def description(self) -> str:
+        parts = ["motion estimate"]
+        if self.refiner is not None:
+            parts.append("refiner")
+        if self.denoiser is not None and self.steps:
+            parts.append(f"diffusion, {self.steps} steps")
+        return " + ".join(parts)
+
+
+def load_denoiser(weights: str | Path | None, device: torch.device):
+    """The diffusion model of ``weights`` (default weights when ``None``), or ``None`` when the
+    default weights are missing, damaged or hold none (explicit files raise WeightsError)."""
+    from ..model import load_weights, read_parts
 
     if weights is not None:
         return load_weights(Path(weights), device=device).eval()
@@ -43,19 +82,22 @@ def load_denoiser(weights: str | Path | None, device: torch.device):
     if path is None:
         return None
     try:
+        if "denoiser" not in read_parts(path):
+            return None
         return load_weights(path, device=device).eval()
     except WeightsError as exc:
-        warnings.warn(f"{exc}; using the motion estimate alone (--steps 0)", stacklevel=2)
+        warnings.warn(f"{exc}; using the motion estimate alone", stacklevel=2)
         return None
 
 
-def resolve_model(steps, weights, device: torch.device, sampler=None, seed=0):
-    """Check the model options and load what they ask for: ``(denoiser or None, steps)``.
+def resolve_model(steps, weights, device: torch.device, sampler=None, seed=0, refine=None) -> Model:
+    """Check the model options and load what they ask for.
 
-    ``steps=None`` means the default: :data:`DEFAULT_STEPS` sampler steps when weights are
-    available, else 0 (the motion estimate alone). Explicit steps without weights are an error.
+    ``steps=None``: :data:`DEFAULT_STEPS` when the weights hold a diffusion model, else 0.
+    ``refine=None``: use the refiner when the weights hold one; ``True`` requires it.
+    Explicit steps or ``refine=True`` without weights that hold that part are errors.
     """
-    from ..model import SAMPLERS
+    from ..model import SAMPLERS, load_refiner, load_weights, read_parts
 
     if steps is not None and (isinstance(steps, bool) or int(steps) != steps or steps < 0):
         raise OptionError(f"--steps must be a whole number >= 0, got {steps!r}")
@@ -63,12 +105,36 @@ def resolve_model(steps, weights, device: torch.device, sampler=None, seed=0):
         raise OptionError(f"--sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
     if isinstance(seed, bool) or int(seed) != seed:
         raise OptionError(f"--seed must be a whole number, got {seed!r}")
-    denoiser = None if steps == 0 else load_denoiser(weights, device)
+    if refine not in (None, True, False):
+        raise OptionError(f"refine must be None, True or False, got {refine!r}")
+    wanted = steps != 0 or refine is not False
+    path = Path(weights) if weights is not None else default_weights_path()
+    parts: tuple[str, ...] = ()
+    if path is not None and wanted:
+        try:
+            parts = read_parts(path)
+        except WeightsError as exc:
+            if weights is not None:
+                raise
+            warnings.warn(f"{exc}; using the motion estimate alone", stacklevel=2)
+            path = None
     if steps is None:
-        steps = DEFAULT_STEPS if denoiser is not None else 0
-    elif steps > 0 and denoiser is None:
+        steps = DEFAULT_STEPS if "denoiser" in parts else 0
+    if steps > 0 and "denoiser" not in parts:
+        where = f"{path} holds none" if path is not None else "no weights were found"
         raise OptionError(
-            f"--steps {steps} needs diffusion weights, and none were found: pass --weights PATH "
-            "or use --steps 0 for the motion estimate alone"
+            f"--steps {steps} needs a diffusion model and {where}: pass --weights PATH "
+            "or use --steps 0"
         )
-    return denoiser, int(steps)
+    if refine and "refiner" not in parts:
+        where = f"{path} holds none" if path is not None else "no weights were found"
+        raise OptionError(f"refine needs a refiner and {where}: pass --weights PATH")
+    try:
+        refiner = load_refiner(path, device=device) if refine is not False and "refiner" in parts else None
+        denoiser = load_weights(path, device=device) if steps > 0 else None
+    except WeightsError as exc:
+        if weights is not None:
+            raise
+        warnings.warn(f"{exc}; using the motion estimate alone", stacklevel=2)
+        return Model()
+    return Model(refiner, denoiser, int(steps), path if (refiner or denoiser) else None)
