@@ -8,13 +8,16 @@ with a note (the report says what was skipped and why).
 
 - quality: mean PSNR, SSIM and IE (:mod:`vidiff.metrics`; SSIM per RGB channel, Gaussian 11/1.5,
   averaged) of the middle frame against ground truth on ``middlebury/`` (12 sequences) and
-  ``ucf101/`` (379 triplets) for: the 50/50 blend; vidiff's motion estimate
-  (``vidiff.interpolate_pair(..., steps=0)``); vidiff with the diffusion model (``--steps``, only
-  when weights are found: ``--weights`` or the default file); and FFmpeg's
-  ``minterpolate=mi_mode=mci`` (only when an ``ffmpeg`` binary is on PATH). ``--limit N`` takes the
-  first N triplets of each set.
+  ``ucf101/`` (379 triplets) for: the 50/50 blend; vidiff's motion estimate alone
+  (``vidiff.interpolate_pair(..., steps=0, refine=False)``, the CLI's ``--steps 0 --no-refine``);
+  vidiff's default model (whatever the weights hold: the refiner, plus the diffusion model at
+  ``--steps`` sampler steps when they hold one; only when weights are found: ``--weights`` or the
+  default file), and, for weights with a diffusion model, the refiner alone (``--steps 0``); and
+  FFmpeg's ``minterpolate=mi_mode=mci`` (only when an ``ffmpeg`` binary is on PATH).
+  ``--limit N`` takes the first N triplets of each set.
 - speed: frames per second, end to end (decode, interpolate, encode), of
-  ``python -m vidiff interpolate IN -o OUT --fps 60 --steps 0 --overwrite`` against
+  ``python -m vidiff interpolate IN -o OUT --fps 60 --overwrite`` with the motion estimate alone
+  (``--steps 0 --no-refine``) and with the default model (when weights are found), against
   ``ffmpeg -i IN -vf minterpolate=fps=60:mi_mode=mci`` (same x264 settings as vidiff's default:
   crf 18, preset medium) on a 24 fps clip at 480p, 720p and 1080p, ``--seconds`` long, cut and
   scaled from ``clips/moviepy_big_buck_bunny_0_30.webm`` (a synthetic pattern when absent).
@@ -130,10 +133,19 @@ def minterpolate_middle(frame0: np.ndarray, frame1: np.ndarray, work: Path) -> n
 
 
 def find_weights(weights: str | None) -> Path | None:
-    if weights:
-        return Path(weights)
-    default = REPO / "weights" / "vidiff.safetensors"
-    return default if default.is_file() else None
+    from vidiff.pipelines.weights import default_weights_path
+
+    return Path(weights) if weights else default_weights_path()
+
+
+def model_label(weights: Path, steps: int) -> str:
+    from vidiff.model import read_parts
+
+    parts = read_parts(weights)
+    label = ["refiner"] if "refiner" in parts else []
+    if "denoiser" in parts and steps > 0:
+        label.append(f"diffusion --steps {steps}")
+    return "vidiff model (" + " + ".join(label or ["nothing"]) + ")"
 
 
 def quality(args, notes: list[str]) -> str:
@@ -144,21 +156,27 @@ def quality(args, notes: list[str]) -> str:
     methods: dict[str, callable] = {"50/50 blend": blend}
 
     def motion(a, b):
-        return vidiff.interpolate_pair(a, b, times=(0.5,), steps=0, device=args.device)[0]
+        return vidiff.interpolate_pair(
+            a, b, times=(0.5,), steps=0, refine=False, device=args.device
+        )[0]
 
-    methods["vidiff motion (--steps 0)"] = motion
-    if weights is not None and args.steps > 0:
+    methods["vidiff motion estimate (--steps 0 --no-refine)"] = motion
+    if weights is not None:
+        from vidiff.model import read_parts
 
-        def diffusion(a, b):
+        parts = read_parts(weights)
+        steps = args.steps if "denoiser" in parts else 0
+
+        def model(a, b, steps=steps):
             return vidiff.interpolate_pair(
-                a, b, times=(0.5,), steps=args.steps, weights=weights, device=args.device
+                a, b, times=(0.5,), steps=steps, weights=weights, device=args.device
             )[0]
 
-        methods[f"vidiff diffusion (--steps {args.steps})"] = diffusion
+        if "refiner" in parts and steps > 0:
+            methods["vidiff refiner alone (--steps 0)"] = lambda a, b: model(a, b, 0)
+        methods[model_label(weights, steps)] = model
     else:
-        notes.append(
-            "diffusion skipped: no weights (pass --weights, or weights/vidiff.safetensors)."
-        )
+        notes.append("model skipped: no weights (pass --weights, or weights/vidiff.safetensors).")
     sections = []
     with tempfile.TemporaryDirectory(prefix="vidiff-bench-") as tmp:
         if has_ffmpeg:
@@ -251,28 +269,22 @@ def count_frames(path: Path) -> int:
         return sum(1 for _ in reader)
 
 
-def vidiff_command(src: Path, out: Path, args) -> list[str]:
+MOTION_ONLY = ["--steps", "0", "--no-refine"]
+
+
+def vidiff_command(src: Path, out: Path, args, model: list[str] = MOTION_ONLY) -> list[str]:
+    """The CLI command; ``model`` options default to the motion estimate alone."""
     return [
-        sys.executable,
-        "-m",
-        "vidiff",
-        "interpolate",
-        str(src),
-        "-o",
-        str(out),
-        "--fps",
-        "60",
-        "--steps",
-        "0",
-        "--overwrite",
-        "--quiet",
-        "--device",
-        args.device,
+        sys.executable, "-m", "vidiff", "interpolate", str(src), "-o", str(out), "--fps", "60",
+        *model, "--overwrite", "--quiet", "--device", args.device,
     ]
 
 
 def speed(args, notes: list[str]) -> str:
+    from vidiff.model import read_parts
+
     has_ffmpeg = shutil.which("ffmpeg") is not None and not args.no_ffmpeg
+    weights = find_weights(args.weights)
     if not (args.data / SPEED_SOURCE).is_file():
         notes.append(f"speed: {args.data / SPEED_SOURCE} not found, using a synthetic clip.")
     rows = []
@@ -281,11 +293,18 @@ def speed(args, notes: list[str]) -> str:
             src = Path(tmp) / f"src_{height}p.mp4"
             make_clip(args.data, src, height, args.seconds, start=10.0)
             n_in = count_frames(src)
-            runs = [("vidiff --steps 0", Path(tmp) / f"vidiff_{height}p.mp4")]
+            runs = [("vidiff --steps 0 --no-refine", Path(tmp) / f"vidiff_{height}p.mp4")]
+            if weights is not None and height in args.model_heights:
+                runs.append((model_label(weights, args.steps), Path(tmp) / f"model_{height}p.mp4"))
             if has_ffmpeg:
                 runs.append(("ffmpeg minterpolate mci", Path(tmp) / f"ffmpeg_{height}p.mp4"))
             for tool, out in runs:
-                if tool.startswith("vidiff"):
+                if tool.startswith("vidiff model"):
+                    model = ["--weights", str(weights), "--steps", str(args.steps)]
+                    if "denoiser" not in read_parts(weights):
+                        model[-1] = "0"
+                    command = vidiff_command(src, out, args, model)
+                elif tool.startswith("vidiff"):
                     command = vidiff_command(src, out, args)
                 else:
                     command = [
@@ -305,7 +324,8 @@ def speed(args, notes: list[str]) -> str:
     header = ["size", "tool", "frames in", "frames out", "wall (s)", "fps out", "peak RSS (MiB)"]
     return (
         f"## Speed (24 fps -> 60 fps, {args.seconds:g} s clip, decode + interpolate + encode)\n\n"
-        f"vidiff: `python -m vidiff interpolate IN -o OUT.mp4 --fps 60 --steps 0 --overwrite`; "
+        f"vidiff: `python -m vidiff interpolate IN -o OUT.mp4 --fps 60 --steps 0 --no-refine "
+        f"--overwrite` (motion estimate alone) and the same without `--no-refine` (model); "
         f"ffmpeg: `ffmpeg -i IN -vf minterpolate=fps=60:mi_mode=mci -c:v libx264 -crf 18 "
         f"-preset medium OUT.mp4`.\n\n" + table(header, rows)
     )
@@ -323,7 +343,7 @@ def memory(args, notes: list[str]) -> str:
             print(rows[-1], flush=True)
             out.unlink(missing_ok=True)
     return (
-        "## Memory (720p, 24 -> 60 fps, `--steps 0`)\n\n"
+        "## Memory (720p, 24 -> 60 fps, `--steps 0 --no-refine`)\n\n"
         "A streaming pipeline keeps peak RSS flat as the clip gets longer: compare the rows.\n\n"
         + table(["clip", "wall (s)", "peak RSS (MiB)"], rows)
     )
@@ -343,7 +363,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--memory", action="store_true", help="run the memory section")
     parser.add_argument("--limit", type=int, default=0, help="first N triplets per set (0 = all)")
     parser.add_argument("--steps", type=int, default=4, help="diffusion steps for the model row")
-    parser.add_argument("--weights", default=None, help="diffusion weights (.safetensors)")
+    parser.add_argument("--weights", default=None, help="model weights (default: the shipped ones)")
+    parser.add_argument(
+        "--model-heights", type=lambda s: [int(x) for x in s.split(",")], default=[480, 720, 1080],
+        help="speed: clip heights at which the model is timed too",
+    )
     parser.add_argument("--device", default="cpu", help="device for vidiff (auto, cpu, cuda)")
     parser.add_argument("--seconds", type=float, default=3.0, help="speed clip length (s)")
     parser.add_argument(

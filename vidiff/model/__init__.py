@@ -11,10 +11,10 @@ frames; known frames are returned bit-exactly. Any frame size (padded inside). L
 from .cond import Cond, build_cond
 from .config import ModelConfig
 from .denoiser import Denoiser
-from .sampling import DEFAULT_SAMPLER, SAMPLERS, karras_sigmas, sample
-from .unet import VideoUNet
 from .refined_motion import RefinedMotion
 from .refiner import Refiner, RefinerConfig
+from .sampling import DEFAULT_SAMPLER, SAMPLERS, karras_sigmas, sample
+from .unet import VideoUNet
 from .weights import load_refiner, load_weights, read_metadata, read_parts, save_weights
 
 __all__ = [

@@ -37,7 +37,7 @@ from vidiff.errors import OptionError
 
 from .batches import StepBatches, batch_to_cond, make_motion, step_loader, windows_to_batch
 from .config import TrainRun, load_config
-from .evaluate import evaluate, write_sample_grid
+from .evaluate import eval_line, evaluate, write_sample_grid
 from .segments import load_segments
 from .windows import EVAL_STREAM, WindowSampler, batch_seed, split_holdout
 
@@ -270,10 +270,7 @@ def _train(run, data, out, total, resume, device, init_weights, log, dist, t_sta
             booked = True
             metrics = evaluate(ema, eval_batch, tc.eval_sample_steps, seed=tc.seed)
             _append_metrics(out / METRICS, {"step": step, **metrics})
-            log(
-                f"eval step {step}: psnr mu {metrics['psnr_mu']:.2f} dB, "
-                f"model {metrics['psnr_model']:.2f} dB"
-            )
+            log(f"eval step {step}: {eval_line(metrics)}")
         if (
             dist.main
             and eval_batch is not None
