@@ -8,8 +8,8 @@ OpenCV and torch only.
 
 from .config import DataConfig, TrainConfig, TrainRun, load_config
 from .loop import train
-from .pack import PackSummary, pack_training_data, read_pack, write_pack
-from .segments import Segment, load_segments
+from .pack import PackSummary, load_segments, pack_training_data, read_pack, write_pack
+from .segments import Segment
 from .windows import Window, WindowSampler
 
 __all__ = [

@@ -38,7 +38,7 @@ from vidiff.errors import OptionError
 from .batches import StepBatches, batch_to_cond, make_motion, step_loader, windows_to_batch
 from .config import TrainRun, load_config
 from .evaluate import eval_line, evaluate, write_sample_grid
-from .segments import load_segments
+from .pack import load_segments
 from .windows import EVAL_STREAM, WindowSampler, batch_seed, split_holdout
 
 CHECKPOINT = "checkpoint.pt"

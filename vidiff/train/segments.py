@@ -13,7 +13,7 @@ without PyAV. The evaluation sets (``middlebury``, ``ucf101``) are refused.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -185,41 +185,3 @@ def segments_from_source(
         block = np.stack(frames[s:e])
         out.append(Segment(block, times[s:e] - times[s], path.name, s))
     return out
-
-
-def load_segments(
-    paths: Iterable[Path],
-    *,
-    frame_size: int,
-    segment_frames: int,
-    min_frames: int,
-    cut_threshold: float,
-    max_bytes: float,
-    log: Callable[[str], None] = print,
-) -> list[Segment]:
-    """All segments from ``paths`` (packs read as stored; raw sources decoded and split)."""
-    from .pack import read_pack
-
-    segments: list[Segment] = []
-    total = 0
-    for path in expand_sources(paths):
-        if path.suffix.lower() == PACK_SUFFIX:
-            found = read_pack(path)
-        else:
-            found = segments_from_source(
-                path, frame_size, segment_frames, min_frames, cut_threshold
-            )
-        for seg in found:
-            if any(name in seg.source.lower() for name in EVALUATION_ONLY):
-                raise InputError(f"--data {path} holds frames from {seg.source}, an evaluation set")
-        total += sum(seg.frames.nbytes for seg in found)
-        if total > max_bytes:
-            raise InputError(
-                f"--data: decoded frames exceed {max_bytes / 1e6:.0f} MB at {path}; pack the data "
-                "first (tools/pack_training_data.py) or raise [data] max_decoded_mb"
-            )
-        log(f"data: {path.name}: {len(found)} segment(s), {sum(len(s) for s in found)} frames")
-        segments.extend(found)
-    if not segments:
-        raise InputError("--data: no usable segments (every source was too short or cut up)")
-    return segments
