@@ -1,0 +1,85 @@
+"""Which learned parts run: the refiner when the weights hold one, diffusion when asked and held."""
+
+import numpy as np
+import pytest
+import torch
+from media import pattern_frame
+
+import vidiff
+from vidiff.errors import OptionError
+from vidiff.model import Denoiser, ModelConfig, Refiner, RefinerConfig, save_weights
+from vidiff.pipelines.weights import resolve_model
+
+SIZE = (64, 48)
+CPU = torch.device("cpu")
+
+
+@pytest.fixture
+def refiner_file(tmp_path):
+    refiner = Refiner(RefinerConfig.tiny())
+    with torch.no_grad():
+        refiner.head.bias[5:8] = 0.3  # a visible colour shift: +0.03 on every channel
+    return save_weights(tmp_path / "r.safetensors", None, refiner=refiner)
+
+
+def pair():
+    return pattern_frame(0, SIZE, (1.0, 0.5)), pattern_frame(1, SIZE, (1.0, 0.5))
+
+
+def test_refiner_runs_when_the_weights_hold_one(refiner_file):
+    a, b = pair()
+    plain, = vidiff.interpolate_pair(a, b, steps=0, refine=False, weights=refiner_file, device="cpu")
+    refined, = vidiff.interpolate_pair(a, b, weights=refiner_file, device="cpu")
+    shift = refined.astype(int) - plain.astype(int)
+    assert 5 <= np.median(shift) <= 10  # 0.03 * 255 = 7.65, rounding and clamping aside
+
+
+def test_default_weights_are_found(monkeypatch, refiner_file):
+    monkeypatch.setenv("VIDIFF_WEIGHTS", str(refiner_file))
+    model = resolve_model(None, None, CPU)
+    assert model.refiner is not None and model.denoiser is None and model.steps == 0
+    assert model.description == "motion estimate + refiner"
+    assert resolve_model(None, None, CPU, refine=False).refiner is None
+
+
+def test_asking_for_a_part_the_weights_lack_is_an_error(refiner_file, tmp_path):
+    with pytest.raises(OptionError, match="needs a diffusion model and .* holds none"):
+        resolve_model(2, refiner_file, CPU)
+    denoiser_file = save_weights(tmp_path / "d.safetensors", Denoiser(ModelConfig.tiny()))
+    with pytest.raises(OptionError, match="needs a refiner"):
+        resolve_model(None, denoiser_file, CPU, refine=True)
+    model = resolve_model(None, denoiser_file, CPU)
+    assert model.refiner is None and model.denoiser is not None and model.steps == 4
+
+
+def test_both_parts(tmp_path):
+    path = save_weights(tmp_path / "b.safetensors", Denoiser(ModelConfig.tiny()),
+                        refiner=Refiner(RefinerConfig.tiny()))
+    model = resolve_model(None, path, CPU)
+    assert model.refiner is not None and model.denoiser is not None and model.steps == 4
+    assert resolve_model(0, path, CPU).denoiser is None
+
+
+def test_damaged_default_weights_fall_back_with_a_warning(monkeypatch, tmp_path):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not safetensors at all" * 4)
+    monkeypatch.setenv("VIDIFF_WEIGHTS", str(bad))
+    with pytest.warns(UserWarning, match="motion estimate alone"):
+        model = resolve_model(None, None, CPU)
+    assert model.refiner is None and model.denoiser is None
+
+
+def test_cli_says_what_ran(tmp_path, refiner_file, capsys):
+    from media import write_clip
+
+    from vidiff.cli import main
+
+    clip = write_clip(tmp_path / "in.mp4", [pattern_frame(i, SIZE, (1.0, 0.5)) for i in range(4)],
+                      fps=12)
+    out = tmp_path / "out.mp4"
+    assert main(["interpolate", str(clip), "-o", str(out), "--multi", "2", "--weights",
+                 str(refiner_file)]) == 0
+    assert "(refined)" in capsys.readouterr().err
+    assert main(["interpolate", str(clip), "-o", str(out), "--multi", "2", "--weights",
+                 str(refiner_file), "--no-refine", "--overwrite"]) == 0
+    assert "motion estimate only" in capsys.readouterr().err
