@@ -37,6 +37,8 @@ from vidiff.motion.blend import blend_warped, flows_to_time, visibility
 from vidiff.motion.splat import match_error, splat_flow
 from vidiff.motion.warp import backward_warp
 
+MIN_FLOW_SIDE = 16  # smaller frames are padded for DIS (which needs >= 12 px a side)
+
 PRESETS = {
     "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
     "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
@@ -153,14 +155,23 @@ class FlowMotion:
         return stacked[0], stacked[1]
 
     def _dis(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """DIS flow from gray image a to b (``h' w' 2`` float32), at a reduced size if large."""
+        """DIS flow from gray image a to b (``h' w' 2`` float32), at a reduced size if large.
+
+        DIS refuses images under 12 pixels a side (and its patches need room): smaller ones are
+        edge-padded to ``MIN_FLOW_SIDE`` and the flow cropped back."""
         h, w = a.shape
         scale = min(1.0, math.sqrt(self.config.max_flow_pixels / (h * w)))
         if scale < 1.0:
             sw, sh = max(round(w * scale), 8), max(round(h * scale), 8)
             a = cv2.resize(a, (sw, sh), interpolation=cv2.INTER_AREA)
             b = cv2.resize(b, (sw, sh), interpolation=cv2.INTER_AREA)
-        return self.config.make_dis().calc(a, b, None)
+        fh, fw = a.shape
+        ph, pw = max(0, MIN_FLOW_SIDE - fh), max(0, MIN_FLOW_SIDE - fw)
+        if ph or pw:
+            a = cv2.copyMakeBorder(a, 0, ph, 0, pw, cv2.BORDER_REPLICATE)
+            b = cv2.copyMakeBorder(b, 0, ph, 0, pw, cv2.BORDER_REPLICATE)
+        flow = self.config.make_dis().calc(a, b, None)
+        return np.ascontiguousarray(flow[:fh, :fw]) if ph or pw else flow
 
     @torch.no_grad()
     def estimate(self, frame0: Tensor, frame1: Tensor, times: Sequence[float]) -> Tensor:
