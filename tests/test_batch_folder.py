@@ -21,13 +21,15 @@ from vidiff.errors import OptionError
 from vidiff.jobs.batch import batch_convert
 from vidiff.jobs.manifest import MANIFEST_NAME, read_records
 
-GOOD = {"good.mp4": 8, "sub/good.mkv": 6, "odd.mp4": 6}  # input -> frames
-BAD = ("zero.mp4", "random.mp4", "truncated.mp4", "png.mp4", "audio.mp4", "one.mp4")
+# input -> frames; a one-frame video (or a still image named .mp4) is held for its duration
+GOOD = {"good.mp4": 8, "sub/good.mkv": 6, "odd.mp4": 6, "one.mp4": 1, "png.mp4": 1}
+BAD = ("zero.mp4", "random.mp4", "truncated.mp4", "audio.mp4")
 FAST = dict(multi=2, steps=0)
 
 
 def make_mixed_folder(root: Path) -> Path:
-    """Three good clips (one odd-sized, one in a sub-folder) and six bad files named .mp4."""
+    """Three good clips (one odd-sized, one in a sub-folder), two one-frame files and four bad
+    files named .mp4."""
     (root / "sub").mkdir(parents=True)
     write_clip(root / "good.mp4", 8)
     write_clip(root / "sub/good.mkv", 6, codec="ffv1")
@@ -64,7 +66,7 @@ def test_mixed_folder_converts_good_reports_bad_and_rerun_does_nothing(tmp_path,
     code = main(["batch", str(src), "-o", str(out), "--multi", "2", "--steps", "0", "-r", "-q"])
     assert code == 1  # some inputs failed
     summary = capsys.readouterr().err
-    assert "3 done, 0 skipped, 6 failed" in summary
+    assert "5 done, 0 skipped, 4 failed" in summary
 
     records = latest(out)
     assert sorted(records) == sorted([*GOOD, *BAD])  # notes.txt is not an input
@@ -82,9 +84,7 @@ def test_mixed_folder_converts_good_reports_bad_and_rerun_does_nothing(tmp_path,
         "zero.mp4": "empty",
         "random.mp4": "not a video",
         "truncated.mp4": "not a video",
-        "png.mp4": "1 frame",
         "audio.mp4": "no video stream",
-        "one.mp4": "1 frame",
     }
     for rel, words in reasons.items():
         r = records[rel]
@@ -93,7 +93,8 @@ def test_mixed_folder_converts_good_reports_bad_and_rerun_does_nothing(tmp_path,
         assert words in summary
         assert not (out / r["output"]).exists()
     outputs = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    assert outputs == sorted(["good.2x.mp4", "odd.2x.mp4", "sub/good.2x.mkv", MANIFEST_NAME])
+    assert outputs == sorted(["good.2x.mp4", "odd.2x.mp4", "sub/good.2x.mkv", "one.2x.mp4",
+                              "png.2x.mp4", MANIFEST_NAME])
     assert len(json.loads(json.dumps(records))) == 9
     lines = (out / MANIFEST_NAME).read_text().splitlines()
     assert len(lines) == 9  # compacted: one line per input
@@ -102,8 +103,8 @@ def test_mixed_folder_converts_good_reports_bad_and_rerun_does_nothing(tmp_path,
     outputs_before = snapshot(out)
     result = batch_convert(src, out, **FAST, recursive=True)
     assert result.count("done") == 0
-    assert result.count("skipped") == 3
-    assert result.count("failed") == 6 and all(e.earlier for e in result.entries if e.status == "failed")
+    assert result.count("skipped") == 5
+    assert result.count("failed") == 4 and all(e.earlier for e in result.entries if e.status == "failed")
     assert not result.ok
     assert (out / MANIFEST_NAME).read_bytes() == manifest_before  # nothing new recorded
     assert snapshot(out) == outputs_before
@@ -115,7 +116,7 @@ def test_changed_or_failed_input_is_redone(tmp_path):
     src.mkdir()
     write_clip(src / "a.mp4", 6)
     write_clip(src / "b.mp4", 6)
-    write_clip(src / "c.mp4", 1)  # invalid until it changes
+    (src / "c.mp4").write_bytes(b"")  # invalid until it changes
     out = tmp_path / "out"
     first = batch_convert(src, out, **FAST)
     assert [e.status for e in first.entries] == ["done", "done", "failed"]

@@ -165,11 +165,16 @@ def test_bad_input_one_line_exit_1_nothing_left(tmp_path, case):
     assert set(tmp_path.rglob("*")) == before  # no output, no temp file
 
 
-def test_one_frame_video_is_an_error(tmp_path):
-    src = write_clip(tmp_path / "one.mp4", 1, fps=24, size=SIZE)
-    result = run_cli("interpolate", src, "--fps", "60", "--steps", "0")
-    assert result.returncode == 1 and "at least 2" in result.stderr
-    assert listing(tmp_path) == ["one.mp4"]
+def test_one_frame_video_is_held_for_its_duration(tmp_path):
+    """A still asked for at 60 fps: the frame, held for the input's duration (1/24 s -> 3 frames
+    at 60 fps, the last starting at 2/60 s < 1/24 s)."""
+    frame = pattern_frame(0, SIZE, (1.0, 0.5))
+    src = write_clip(tmp_path / "one.mp4", [frame], fps=24, size=SIZE)
+    result = run_cli("interpolate", src, "--fps", "60", "--steps", "0", "-o", tmp_path / "o.mp4")
+    assert result.returncode == 0, result.stderr
+    out = read_frames_pyav(tmp_path / "o.mp4")
+    assert len(out) == 3 and all(psnr(f, frame) > 30 for f in out)  # x264 yuv420p of the still
+    assert all(np.array_equal(f, out[0]) for f in out)
 
 
 def test_usage_error_exit_2_one_line(tmp_path):

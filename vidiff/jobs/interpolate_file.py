@@ -122,10 +122,8 @@ def interpolate_video(
                 put(image)
                 done += 1
                 report(done)
-            if interp.stats.input_frames < 2:
-                raise InputError(
-                    f"{source} has {interp.stats.input_frames} frame(s): interpolation needs at least 2"
-                )
+            if interp.stats.input_frames < 1:
+                raise InputError(f"{source} has no frames to interpolate")
         report(None)
     refined = getattr(interp.motion, "refiner", None) is not None
     return JobResult(
