@@ -100,3 +100,54 @@ def test_ctrl_c_cancels_cleanly_then_rerun_completes(tmp_path):
     result = batch_convert(src, out, multi=2, steps=0)
     assert result.ok and result.count("skipped") >= 1
     check_complete(src, out)
+
+
+def children(pid: int) -> list[int]:
+    """PIDs whose parent is ``pid`` (read from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return fields[0] != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
+@pytest.mark.parametrize("when", ["starting", "midway"])
+def test_workers_exit_soon_after_their_parent_is_killed(tmp_path, when):
+    """SIGKILL the batch while its worker processes start (importing torch) or mid-run: every
+    worker is gone within seconds (they used to live on, idle, with parent PID 1)."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    make_clips(src)
+    proc = start_batch(src, out, "--jobs", "2")
+    deadline = time.monotonic() + 120
+    workers: list[int] = []
+    while time.monotonic() < deadline and proc.poll() is None:
+        # spawned workers (and multiprocessing's resource tracker) are the batch's children
+        workers = children(proc.pid)
+        if when == "starting" and workers:
+            break
+        if when == "midway" and workers and any(out.glob("*.2x.mp4")):
+            break
+        time.sleep(0.01)
+    assert workers, "no worker process appeared"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    grace = time.monotonic() + 15
+    while time.monotonic() < grace and any(alive(p) for p in workers):
+        time.sleep(0.1)
+    left = [p for p in workers if alive(p)]
+    for p in left:
+        os.kill(p, signal.SIGKILL)
+    assert not left, f"worker(s) {left} outlived their parent by 15 s"

@@ -64,10 +64,17 @@ def attach(stop, progress) -> None:
     _STOP, _PROGRESS = stop, progress
 
 
-def init_worker(stop, progress, threads: int) -> None:
-    """Initializer of a worker process: thread budget, signals, stop flag, parent watchdog."""
+def init_worker(stop, progress, threads: int, parent_pid: int | None = None) -> None:
+    """Initializer of a worker process: parent watchdog, thread budget, signals, stop flag.
+
+    ``parent_pid`` is the batch process, given by it: a worker whose parent is killed while it
+    starts must not mistake its new parent (PID 1) for the batch and wait for work forever.
+    """
     import signal
 
+    global _PARENT
+    _PARENT = parent_pid if parent_pid is not None else os.getppid()
+    threading.Thread(target=_watch_parent, daemon=True, name="vidiff-parent-watch").start()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C stops
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
@@ -81,9 +88,9 @@ def init_worker(stop, progress, threads: int) -> None:
     except Exception:  # OpenCV is optional here: only the thread budget is lost
         pass
     attach(stop, progress)
-    global _PARENT
-    _PARENT = os.getppid()
-    threading.Thread(target=_watch_parent, daemon=True, name="vidiff-parent-watch").start()
+
+
+ORPHAN_GRACE = 10.0  # seconds a busy orphan gets to cancel its file (and remove its temp)
 
 
 def _parent_gone() -> bool:
@@ -91,10 +98,15 @@ def _parent_gone() -> bool:
 
 
 def _watch_parent() -> None:
-    """Exit when the parent is gone: cancel a running file first (its temp is removed)."""
+    """Exit when the parent is gone: at once when idle; when busy, after the running file has
+    been cancelled (its next progress report raises) or ``ORPHAN_GRACE`` seconds at most."""
+    gone_since = None
     while True:
-        time.sleep(0.5)
-        if _parent_gone() and not _BUSY.is_set():
+        time.sleep(0.25)
+        if not _parent_gone():
+            continue
+        gone_since = gone_since if gone_since is not None else time.monotonic()
+        if not _BUSY.is_set() or time.monotonic() - gone_since > ORPHAN_GRACE:
             os._exit(1)
 
 

@@ -43,7 +43,7 @@ class LocalRunner:
             if self.processes:
                 self._pool = cf.ProcessPoolExecutor(
                     self.capacity, mp_context=self._ctx, initializer=init_worker,
-                    initargs=(self._stop, self._queue, self.threads),
+                    initargs=(self._stop, self._queue, self.threads, os.getpid()),
                 )
             else:
                 self._pool = cf.ThreadPoolExecutor(1, thread_name_prefix="vidiff-batch")
