@@ -10,7 +10,8 @@ the share of samples it improves and the PSNR of the mean squared error over all
 
 Run folder: ``config.json``, ``metrics.jsonl`` (one JSON record per log/eval), ``checkpoint.pt``
 (weights, EMA, optimizer, step, elapsed time, RNG state; written atomically) and
-``ema.safetensors`` (the EMA weights, what inference uses).
+``ema.safetensors`` (the EMA weights, what inference uses) and ``evals/ema-STEP.safetensors``
+(fp16 EMA weights at every evaluation, for comparing runs at equal steps).
 """
 
 from __future__ import annotations
@@ -217,7 +218,7 @@ def train_refiner(
         raise OptionError(f"--resume: {checkpoint} does not exist")
     if not resume and checkpoint.exists():
         raise OptionError(f"{out} already holds a run; pass --resume or choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
+    (out / "evals").mkdir(parents=True, exist_ok=True)
     packs = [read_triplets(Path(p)) for p in data]
     sampler = Sampler(packs, tc.mix, tc.crop)
     model = Refiner(run.model)
@@ -279,6 +280,10 @@ def train_refiner(
             loss_sum, loss_n = 0.0, 0
         if tc.eval_interval and (step % tc.eval_interval == 0 or step == tc.steps):
             record = (record or {"step": step}) | {"eval": evaluate_packs(ema, sampler, tc.eval_samples)}
+            # the EMA weights of every evaluation, for side-by-side runs at equal steps
+            save_weights(out / "evals" / f"ema-{step:07d}.safetensors", None,
+                         {"step": str(step), "train_minutes": f"{elapsed / 60:.1f}"}, refiner=ema,
+                         half=True)
         if record:
             with open(out / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(record) + "\n")
