@@ -189,3 +189,20 @@ def test_synthetic_scenes_are_exact_and_varied(tmp_path):
     assert len(data) == 20 and data.holdout.sum() == 2
     assert all(np.abs(f[0].astype(int) - f[2].astype(int)).mean() >= 1.0 for f in data.frames)
     assert ((data.times > 0) & (data.times < 1)).all()
+
+
+def test_degradations_damage_without_moving():
+    """Video-like damage keeps shape, dtype and geometry (so the stored flows stay valid)."""
+    from vidiff.train.refine_loop import degrade
+
+    rng = np.random.default_rng(3)
+    frames, _ = shifted_sample(rng, size=48)
+    changed = 0
+    for seed in range(10):
+        out = degrade(frames, np.random.default_rng(seed))
+        assert out.shape == frames.shape and out.dtype == np.uint8
+        diff = np.abs(out.astype(int) - frames.astype(int))
+        changed += diff.mean() > 0.5
+        # still the same picture, not shifted: closer to itself than to the next frame
+        assert diff[1].mean() < np.abs(out[1].astype(int) - frames[2].astype(int)).mean()
+    assert changed >= 5

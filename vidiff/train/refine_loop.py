@@ -2,7 +2,8 @@
 
 Each step draws ``batch_size`` samples from the packs (mixed by ``mix`` weights), augments them
 (horizontal/vertical flips, transposition, time reversal: each maps a valid sample to a valid
-sample, flows included), and minimises the Charbonnier (smooth L1) distance between the refined
+sample, flows included; a ``degrade`` share also gets video-like damage, :func:`degrade`), and
+minimises the Charbonnier (smooth L1) distance between the refined
 frame and the true one. The evaluation uses each pack's held-out samples as stored (no
 augmentation; every sample has motion by construction) and reports, per pack, the mean over
 samples of the per-sample PSNR gain of the EMA refiner over the motion estimate it starts from,
@@ -46,6 +47,7 @@ class RefinerTrain:
     ema_decay: float = 0.999
     grad_clip: float = 1.0
     mix: tuple[float, ...] = ()  # weight per --data pack (default: equal)
+    degrade: float = 0.0  # share of samples given video-like degradations (see degrade())
     log_interval: int = 50
     checkpoint_interval: int = 500
     eval_interval: int = 1000
@@ -104,6 +106,35 @@ def augment(frames: np.ndarray, flows: np.ndarray, t: float, rng: np.random.Gene
     return np.ascontiguousarray(frames), np.ascontiguousarray(flows), t
 
 
+def degrade(frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Video-like damage to a sample's three frames (``3 h w 3`` uint8), so that clean synthetic
+    scenes also teach what compressed, soft or noisy footage looks like: a softer optics/scaler
+    (one blur or down-and-up scale for all three), then per frame (a codec's noise differs from
+    frame to frame) JPEG compression and sensor noise. The geometry, hence the flows, is
+    unchanged; the target is damaged like the inputs, as a real video's frames are."""
+    import cv2
+
+    out = frames.copy()
+    h, w = frames.shape[1:3]
+    soft = rng.random()
+    if soft < 0.3:
+        sigma = float(rng.uniform(0.3, 1.2))
+        out = np.stack([cv2.GaussianBlur(f, (0, 0), sigma) for f in out])
+    elif soft < 0.6:
+        f = float(rng.uniform(1.3, 2.5))
+        small = (max(8, round(w / f)), max(8, round(h / f)))
+        out = np.stack([cv2.resize(cv2.resize(x, small, interpolation=cv2.INTER_AREA), (w, h),
+                                   interpolation=cv2.INTER_LINEAR) for x in out])
+    if rng.random() < 0.6:
+        quality = int(rng.integers(30, 91))
+        out = np.stack([cv2.imdecode(cv2.imencode(".jpg", x, [cv2.IMWRITE_JPEG_QUALITY, quality])[1],
+                                     cv2.IMREAD_UNCHANGED) for x in out])
+    if rng.random() < 0.3:
+        noise = rng.normal(0, rng.uniform(0.5, 3.0), out.shape)
+        out = np.clip(out + noise, 0, 255).round().astype(np.uint8)
+    return out
+
+
 def to_tensors(frames: np.ndarray, flows: np.ndarray, times: np.ndarray) -> dict:
     """Stacked samples -> ``frame0``, ``target``, ``frame1`` (b 3 h w), ``flow_t0``, ``flow_t1``,
     ``t`` (b,)."""
@@ -115,9 +146,11 @@ def to_tensors(frames: np.ndarray, flows: np.ndarray, times: np.ndarray) -> dict
 
 
 class Sampler:
-    def __init__(self, packs: list[Triplets], mix: tuple[float, ...], crop: int):
+    def __init__(self, packs: list[Triplets], mix: tuple[float, ...], crop: int,
+                 degrade: float = 0.0):
         self.packs = packs
         self.crop = crop
+        self.degrade = degrade
         weights = np.array(mix if mix else [1.0] * len(packs), dtype=np.float64)
         if len(weights) != len(packs) or (weights < 0).any() or weights.sum() <= 0:
             raise OptionError(f"mix {mix} needs one non-negative weight per pack ({len(packs)})")
@@ -140,6 +173,8 @@ class Sampler:
             fr = pack.frames[i, :, y : y + self.crop, x : x + self.crop]
             fl = pack.flows[i, :, y : y + self.crop, x : x + self.crop]
             fr, fl, t = augment(fr, fl, float(pack.times[i]), rng)
+            if self.degrade and rng.random() < self.degrade:
+                fr = degrade(fr, rng)
             frames.append(fr), flows.append(fl), times.append(t)
         return to_tensors(np.stack(frames), np.stack(flows), np.array(times))
 
@@ -220,7 +255,7 @@ def train_refiner(
         raise OptionError(f"{out} already holds a run; pass --resume or choose another --out")
     (out / "evals").mkdir(parents=True, exist_ok=True)
     packs = [read_triplets(Path(p)) for p in data]
-    sampler = Sampler(packs, tc.mix, tc.crop)
+    sampler = Sampler(packs, tc.mix, tc.crop, tc.degrade)
     model = Refiner(run.model)
     if init_weights is not None:
         model.load_state_dict(load_refiner(init_weights).state_dict())
