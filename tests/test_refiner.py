@@ -206,3 +206,11 @@ def test_degradations_damage_without_moving():
         # still the same picture, not shifted: closer to itself than to the next frame
         assert diff[1].mean() < np.abs(out[1].astype(int) - frames[2].astype(int)).mean()
     assert changed >= 5
+
+
+def test_mirrored_ensemble_of_an_untrained_refiner_is_the_estimate():
+    f0, f1 = frames_pair()
+    motion = FlowMotion()
+    plain = motion.estimate(f0, f1, [0.5])
+    ensemble = RefinedMotion(Refiner(RefinerConfig.tiny()), motion, ensemble=True)
+    assert (ensemble.estimate(f0, f1, [0.5]) - plain).abs().max() < 2e-3

@@ -39,6 +39,7 @@ def main() -> int:
     parser.add_argument("--sets", default="middlebury,ucf101")
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--ensemble", action="store_true", help="also each weights mirrored+averaged")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -46,6 +47,8 @@ def main() -> int:
     methods = {"mu": motion}
     for w in args.weights:
         methods[str(w)] = RefinedMotion(load_refiner(w), motion)
+        if args.ensemble:
+            methods[f"{w} (ensemble)"] = RefinedMotion(load_refiner(w), motion, ensemble=True)
     for name in args.sets.split(","):
         items = triplets(args.data, name)
         if not items:

