@@ -10,8 +10,8 @@ target, frame1; RGB), ``flows.npy`` float16 ``n 4 h w`` (flow 0->1 then 1->0, dx
 ``times.npy`` float32 ``n`` (the target's time, in (0, 1)), ``holdout.npy`` bool ``n`` and
 ``index.json`` (format, version, sources, per-sample source ids in ``sources.npy``).
 
-Crops are chosen where there is something to learn: each kept crop has motion between its inputs,
-and of every pair of crops per triplet one is the candidate where the motion estimate is most wrong
+Crops are chosen where there is something to learn: each kept crop has motion between its inputs
+and a target that is not just one of them held, and of every pair of crops per triplet one is the candidate where the motion estimate is most wrong
 (hard examples) and one is random.
 """
 
@@ -123,6 +123,19 @@ def estimate_from_flows(frame0: np.ndarray, frame1: np.ndarray, flows: np.ndarra
     return mu[0].permute(1, 2, 0).numpy()
 
 
+HOLD_RATIO = 0.2
+
+
+def is_hold(frame0: np.ndarray, target: np.ndarray, frame1: np.ndarray) -> bool:
+    """True when the target is (nearly) one of its inputs although the inputs differ: a held
+    frame (film telecine, animation on twos, a frame-rate conversion's duplicates, a frozen
+    countdown). Its true time is not ``t``, so no interpolator can learn from it: such samples
+    were 14% of the footage and kept the refiner from learning at all."""
+    f0, gt, f1 = (x.astype(np.int16) for x in (frame0, target, frame1))
+    d01 = np.abs(f0 - f1).mean()
+    return bool(min(np.abs(gt - f0).mean(), np.abs(gt - f1).mean()) < HOLD_RATIO * d01)
+
+
 def choose_crops(
     frame0, target, frame1, mu, crop: int, rng: np.random.Generator, candidates: int = 8,
     min_motion: float = 2.0,
@@ -130,7 +143,7 @@ def choose_crops(
     """Up to two crop corners: the candidate where mu is most wrong, and a random one with motion.
 
     ``min_motion``: mean absolute difference (0..255) between the inputs below which a crop is
-    static and skipped.
+    static and skipped; crops whose target is a held input (:func:`is_hold`) are skipped too.
     """
     h, w = frame0.shape[:2]
     if h < crop or w < crop:
@@ -139,7 +152,12 @@ def choose_crops(
     diff = np.abs(frame0.astype(np.int16) - frame1.astype(np.int16)).mean(2)
     corners = [(int(rng.integers(0, h - crop + 1)), int(rng.integers(0, w - crop + 1)))
                for _ in range(candidates)]
-    moving = [(y, x) for y, x in corners if diff[y : y + crop, x : x + crop].mean() >= min_motion]
+    moving = [
+        (y, x) for y, x in corners
+        if diff[y : y + crop, x : x + crop].mean() >= min_motion
+        and not is_hold(frame0[y : y + crop, x : x + crop], target[y : y + crop, x : x + crop],
+                        frame1[y : y + crop, x : x + crop])
+    ]
     if not moving:
         return []
     scores = [err[y : y + crop, x : x + crop].mean() for y, x in moving]
@@ -208,3 +226,19 @@ def make_footage_triplets(
                 run_index += 1
         log(f"triplets: {path.name}: {len(frames)} frames, {made} samples")
     return writer.close()
+
+
+def filter_triplets(source: Path, out: Path, keep: Callable[[np.ndarray], bool]) -> tuple[int, int]:
+    """Copy the samples of pack ``source`` for which ``keep(frames)`` holds into pack ``out``;
+    returns (kept, total)."""
+    pack = read_triplets(source)
+    index = json.loads((Path(source) / "index.json").read_text())
+    writer = TripletWriter(out, index["crop"], {**index.get("settings", {}),
+                                                "filtered_from": str(source)})
+    for i in range(len(pack)):
+        frames = np.asarray(pack.frames[i])
+        if keep(frames):
+            writer.add(pack.names[int(pack.sources[i])], frames, np.asarray(pack.flows[i]),
+                       float(pack.times[i]), bool(pack.holdout[i]))
+    writer.close()
+    return len(writer), len(pack)
