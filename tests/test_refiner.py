@@ -214,3 +214,13 @@ def test_mirrored_ensemble_of_an_untrained_refiner_is_the_estimate():
     plain = motion.estimate(f0, f1, [0.5])
     ensemble = RefinedMotion(Refiner(RefinerConfig.tiny()), motion, ensemble=True)
     assert (ensemble.estimate(f0, f1, [0.5]) - plain).abs().max() < 2e-3
+
+
+def test_held_targets_are_recognised():
+    from vidiff.train.triplets import is_hold
+
+    rng = np.random.default_rng(2)
+    frames, _ = shifted_sample(rng, d=(4.0, 0.0))
+    assert not is_hold(*frames)
+    assert is_hold(frames[0], frames[0], frames[2])  # the target is the first input, held
+    assert is_hold(frames[0], frames[2], frames[2])
