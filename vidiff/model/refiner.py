@@ -39,7 +39,7 @@ from ..motion.warp import backward_warp
 
 @dataclass(frozen=True)
 class RefinerConfig:
-    channels: tuple[int, ...] = (16, 32, 64, 96)  # per level; level 0 at full resolution
+    channels: tuple[int, ...] = (16, 32, 64, 128)  # per level; level 0 at full resolution
     flow_scale: float = 20.0  # flows enter the network divided by this (pixels)
     flow_correction: float = 4.0  # network output 1 = this many pixels of flow correction
     residual_scale: float = 0.1  # network output 1 = this much colour residual (frames in [0, 1])
