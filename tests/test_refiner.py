@@ -224,3 +224,19 @@ def test_held_targets_are_recognised():
     assert not is_hold(*frames)
     assert is_hold(frames[0], frames[0], frames[2])  # the target is the first input, held
     assert is_hold(frames[0], frames[2], frames[2])
+
+
+def test_shipped_refiner_configs_load_and_bad_keys_are_named(tmp_path):
+    from pathlib import Path
+
+    from vidiff.errors import OptionError
+    from vidiff.train.refine_loop import load_refiner_config
+
+    configs = Path(__file__).resolve().parents[1] / "configs"
+    for name in ("refiner.toml", "refiner-finetune.toml"):
+        run = load_refiner_config(configs / name)
+        assert run.model == RefinerConfig() and run.train.batch_size == 8
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[train]\nlearning_rate = 1\n")
+    with pytest.raises(OptionError, match="learning_rate"):
+        load_refiner_config(bad)
