@@ -92,12 +92,10 @@ def test_refined_motion_accepts_any_batch():
     assert torch.equal(out[:, :, 0], out[:, :, 1])
 
 
-def test_flows_to_time_matches_motion():
-    from vidiff.train.refine_loop import flows_to_time_batch
-
+def test_flows_to_time_per_pair_matches_a_single_time():
     flows = torch.randn(3, 4, 5, 6)
     t = torch.tensor([0.2, 0.5, 0.9])
-    a0, a1 = flows_to_time_batch(flows, t)
+    a0, a1 = flows_to_time(flows[:, :2], flows[:, 2:], t)
     for i, ti in enumerate(t.tolist()):
         b0, b1 = flows_to_time(flows[i : i + 1, :2], flows[i : i + 1, 2:], ti)
         assert torch.allclose(a0[i], b0[0], atol=1e-6) and torch.allclose(a1[i], b1[0], atol=1e-6)

@@ -136,32 +136,35 @@ def _config(meta: dict, key: str, cls, path: Path, what: str):
         raise WeightsError(f"weights file {path} has no usable {what} config ({exc})") from None
 
 
+def _load_part(path, part: str, device, dtype):
+    """One part of a weights file, built from its config and filled; WeightsError when the file
+    is missing, damaged, mismatched or holds no such part."""
+    path = Path(path)
+    parts = read_parts(path)
+    what, cls, config_key, module_cls, prefix = {
+        "denoiser": ("diffusion model", ModelConfig, "config", Denoiser, ""),
+        "refiner": ("refiner", RefinerConfig, "refiner_config", Refiner, REFINER_PREFIX),
+    }[part]
+    if part not in parts:
+        raise WeightsError(
+            f"weights file {path} holds no {what} (parts: {', '.join(parts) or 'none'})"
+        )
+    module = module_cls(_config(read_metadata(path), config_key, cls, path, what))
+    if prefix:
+        tensors = _tensors(path, lambda k: k.startswith(prefix))
+        tensors = {k[len(prefix):]: v for k, v in tensors.items()}
+    else:
+        tensors = _tensors(path, lambda k: not k.startswith(REFINER_PREFIX))
+    _fill(module, tensors, path, what)
+    return module.to(device=device, dtype=dtype).eval()
+
+
 def load_weights(path, device="cpu", dtype: torch.dtype = torch.float32) -> Denoiser:
     """The diffusion model of a weights file; WeightsError if missing/damaged/mismatched or the
     file holds no diffusion model."""
-    path = Path(path)
-    parts = read_parts(path)
-    if "denoiser" not in parts:
-        raise WeightsError(
-            f"weights file {path} holds no diffusion model (parts: {', '.join(parts) or 'none'})"
-        )
-    config = _config(read_metadata(path), "config", ModelConfig, path, "model")
-    denoiser = Denoiser(config)
-    _fill(denoiser, _tensors(path, lambda k: not k.startswith(REFINER_PREFIX)), path, "model")
-    return denoiser.to(device=device, dtype=dtype).eval()
+    return _load_part(path, "denoiser", device, dtype)
 
 
 def load_refiner(path, device="cpu", dtype: torch.dtype = torch.float32) -> Refiner:
     """The refiner (learned mean) of a weights file; WeightsError as :func:`load_weights`."""
-    path = Path(path)
-    parts = read_parts(path)
-    if "refiner" not in parts:
-        raise WeightsError(
-            f"weights file {path} holds no refiner (parts: {', '.join(parts) or 'none'})"
-        )
-    config = _config(read_metadata(path), "refiner_config", RefinerConfig, path, "refiner")
-    refiner = Refiner(config)
-    n = len(REFINER_PREFIX)
-    tensors = _tensors(path, lambda k: k.startswith(REFINER_PREFIX))
-    _fill(refiner, {k[n:]: v for k, v in tensors.items()}, path, "refiner")
-    return refiner.to(device=device, dtype=dtype).eval()
+    return _load_part(path, "refiner", device, dtype)

@@ -29,9 +29,14 @@ from torch import Tensor
 from vidiff.motion.warp import backward_warp
 
 
-def flows_to_time(flow01: Tensor, flow10: Tensor, t: float) -> tuple[Tensor, Tensor]:
-    """Return ``(F_t->0, F_t->1)`` (each ``b 2 h w``, pixels) for time ``t``."""
-    s = min(max(t, 0.0), 1.0)
+def flows_to_time(flow01: Tensor, flow10: Tensor, t: float | Tensor) -> tuple[Tensor, Tensor]:
+    """Return ``(F_t->0, F_t->1)`` (each ``b 2 h w``, pixels) for time ``t``: a float, or a
+    ``(b,)`` tensor with one time per pair (training batches)."""
+    if isinstance(t, Tensor):
+        t = t.to(flow01.dtype).view(-1, 1, 1, 1)
+        s = t.clamp(0.0, 1.0)
+    else:
+        s = min(max(t, 0.0), 1.0)
     flow_t0 = t * (s * flow10 - (1.0 - s) * flow01)
     flow_t1 = (1.0 - t) * ((1.0 - s) * flow01 - s * flow10)
     return flow_t0, flow_t1

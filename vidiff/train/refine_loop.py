@@ -32,6 +32,7 @@ import torch
 
 from vidiff.errors import OptionError
 from vidiff.model.refiner import Refiner, RefinerConfig
+from vidiff.motion.blend import flows_to_time
 
 from .triplets import Triplets, read_triplets
 
@@ -84,14 +85,6 @@ def load_refiner_config(path) -> RefinerRun:
 # -- batches --------------------------------------------------------------------------------
 
 
-def flows_to_time_batch(flows: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``b 4 h w`` flows (0->1, 1->0) and ``(b,)`` times in (0, 1) -> ``(F_t->0, F_t->1)``
-    (the linear flow-to-time of :func:`vidiff.motion.flows_to_time`, per sample)."""
-    t = t.view(-1, 1, 1, 1)
-    f01, f10 = flows[:, :2], flows[:, 2:]
-    return t * (t * f10 - (1 - t) * f01), (1 - t) * ((1 - t) * f01 - t * f10)
-
-
 def augment(frames: np.ndarray, flows: np.ndarray, t: float, rng: np.random.Generator):
     """Flips, transposition and time reversal of one sample (``3 h w 3``, ``4 h w``, t)."""
     flows = flows.astype(np.float32)
@@ -140,7 +133,8 @@ def to_tensors(frames: np.ndarray, flows: np.ndarray, times: np.ndarray) -> dict
     ``t`` (b,)."""
     img = torch.from_numpy(frames).permute(1, 0, 4, 2, 3).float() / 255.0
     t = torch.from_numpy(np.asarray(times, dtype=np.float32))
-    ft0, ft1 = flows_to_time_batch(torch.from_numpy(flows).float(), t)
+    fl = torch.from_numpy(flows).float()
+    ft0, ft1 = flows_to_time(fl[:, :2], fl[:, 2:], t)
     return {"frame0": img[0], "target": img[1], "frame1": img[2], "flow_t0": ft0, "flow_t1": ft1,
             "t": t}
 
