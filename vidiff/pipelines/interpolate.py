@@ -248,7 +248,9 @@ class Interpolator:
         a, b = seg.a, seg.b
         if b is None or not seg.indices:
             return False, {}
-        cut = self.detector.is_cut(a.thumb, b.thumb)
+        cut = self.detector.is_cut(a.thumb, b.thumb) or self.detector.is_jump_cut(
+            a.thumb, b.thumb, before.thumb if before is not None else None,
+            after.thumb if after is not None else None)
         wanted = [(i, p) for i, p in zip(seg.indices, seg.positions) if p != 0]
         if cut or not wanted:
             return cut, {}

@@ -113,23 +113,20 @@ def decode_source(
     detector = SceneDetector(cut_threshold=cut_threshold)
     frames: list[np.ndarray] = []
     stamps: list[Fraction] = []
-    cuts: list[int] = []
-    previous = None
+    thumbs = []
     input_fps = Fraction(1) if path.is_dir() else None
     with open_reader(path, input_fps=input_fps) as reader:
         fps = reader.info.fps
         for frame in reader:
             image = frame.image
-            thumb = thumbnail(image)
-            if previous is not None and detector.is_cut(previous, thumb):
-                cuts.append(len(frames))
-            previous = thumb
+            thumbs.append(thumbnail(image))
             frames.append(downscale(image, frame_size))
             stamps.append(Fraction(frame.time))
             if max_frames is not None and len(frames) >= max_frames:
                 break
     if not frames:
         raise InputError(f"--data {path}: no frames could be decoded")
+    cuts = detector.cuts(thumbs)
     t0 = stamps[0]
     if fps is None or fps <= 0:
         deltas = sorted(b - a for a, b in zip(stamps, stamps[1:]) if b > a)
