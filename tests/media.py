@@ -162,7 +162,7 @@ def write_clip(
 ) -> Path:
     """Write a clip and return its path.
 
-    ``frames_or_count``: frames (uint8 h w 3) or a count of pattern frames. With a count, frame i
+    ``frames_or_count``: frames (uint8 h w 3, or uint16 for deep formats) or a count of pattern frames. With a count, frame i
     is ``pattern_frame(i)`` for constant rate, or ``pattern_frame(times[i] * fps)`` when ``times``
     (exact seconds, one per frame: variable frame rate) is given. ``audio``: True for a 440 Hz
     tone in a codec the container holds (aac for mp4/mov, flac for mkv, opus for webm, pcm for
@@ -205,7 +205,8 @@ def write_clip(
                 audio_rate,
             )
         for i, image in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            rgb = "rgb48le" if image.dtype == np.uint16 else "rgb24"
+            frame = av.VideoFrame.from_ndarray(image, format=rgb)
             frame.pts = int((Fraction(times[i]) if times is not None else i / fps) / time_base)
             frame.time_base = time_base
             container.mux(stream.encode(frame))

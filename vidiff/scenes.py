@@ -41,7 +41,9 @@ class Thumb:
 
 
 def thumbnail(image: np.ndarray) -> Thumb:
-    """Summarise a uint8 ``h w 3`` RGB frame."""
+    """Summarise a uint8 (or uint16) ``h w 3`` RGB frame."""
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
     h, w = image.shape[:2]
     tw = min(THUMB_WIDTH, w)
     th = max(1, round(h * tw / w))

@@ -4,7 +4,9 @@ Reading: files with an image suffix (case-insensitive; others and hidden files a
 natural sort order (``f2.png`` before ``f10.png``). The rate is not in the files, so an exact
 ``input_fps`` is required; frame ``i`` has time ``i / input_fps``. Every frame must have the size
 of the first. Images are decoded with PyAV (FFmpeg's image decoders), one at a time.
-Writing: ``frame_000000.png``, ``frame_000001.png`` ... encoded with FFmpeg's PNG encoder (rgb24).
+Writing: ``frame_000000.png``, ``frame_000001.png`` ... encoded with FFmpeg's PNG encoder: 8-bit
+(rgb24) for uint8 frames, 16-bit (rgb48be) for uint16 frames. A reader with ``deep = True`` reads
+16-bit images as uint16.
 """
 
 from __future__ import annotations
@@ -36,13 +38,16 @@ def list_frames(folder: Path) -> list[Path]:
     return sorted(files, key=lambda p: natural_key(p.name))
 
 
-def read_image(path: Path) -> np.ndarray:
-    """Decode one still image to uint8 (h, w, 3) RGB, display orientation."""
+def read_image(path: Path, deep: bool = False) -> np.ndarray:
+    """Decode one still image to uint8 (h, w, 3) RGB, display orientation; with ``deep``, an
+    image of more than 8 bits per component comes as uint16."""
     try:
         with av.open(str(path), "r") as container:
             stream = container.streams.video[0]
             for frame in container.decode(stream):
-                return rotate(frame.to_ndarray(format="rgb24"), frame_rotation(frame, stream))
+                deep_frame = deep and max(c.bits for c in frame.format.components) > 8
+                image = frame.to_ndarray(format="rgb48le" if deep_frame else "rgb24")
+                return rotate(image, frame_rotation(frame, stream))
     except (av.error.FFmpegError, IndexError) as exc:
         raise InputError(
             f"frame {str(path)!r} cannot be read ({_reason(exc)}): replace or remove it"
@@ -51,13 +56,17 @@ def read_image(path: Path) -> np.ndarray:
 
 
 def encode_png(image: np.ndarray) -> bytes:
-    """PNG file bytes for a uint8 (h, w, 3) RGB image."""
+    """PNG file bytes for a uint8 (8-bit PNG) or uint16 (16-bit PNG) (h, w, 3) RGB image."""
     h, w = image.shape[:2]
+    deep = image.dtype == np.uint16
     codec = av.CodecContext.create("png", "w")
     codec.width, codec.height = w, h
-    codec.pix_fmt = "rgb24"
+    codec.pix_fmt = "rgb48be" if deep else "rgb24"
     codec.time_base = Fraction(1, 1)
-    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image),
+                                       format="rgb48le" if deep else "rgb24")
+    if deep:
+        frame = frame.reformat(format="rgb48be")
     frame.pts = 0
     packets = list(codec.encode(frame)) + list(codec.encode(None))
     return b"".join(bytes(p) for p in packets)
@@ -77,7 +86,7 @@ class FolderReader:
         self.path = folder
         self.fps = Fraction(input_fps)
         self.files = list_frames(folder)
-        first = read_image(self.files[0])
+        first = read_image(self.files[0], deep=True)
         h, w = first.shape[:2]
         n = len(self.files)
         self.info = MediaInfo(
@@ -91,10 +100,11 @@ class FolderReader:
             start_time=Fraction(0),
             rotation=0,
             codec=None,
-            pix_fmt=None,
+            pix_fmt="rgb48le" if first.dtype == np.uint16 else "rgb24",
             has_audio=False,
         )
         self.end_time: Fraction | None = None
+        self.deep = False
 
     def __enter__(self):
         return self
@@ -105,7 +115,7 @@ class FolderReader:
     def __iter__(self):
         size = (self.info.height, self.info.width)
         for index, path in enumerate(self.files):
-            image = read_image(path)
+            image = read_image(path, self.deep)
             if image.shape[:2] != size:
                 raise InputError(
                     f"frame {str(path)!r} is {image.shape[1]}x{image.shape[0]} but the first "

@@ -36,6 +36,7 @@ import av
 
 from ..errors import CorruptInputError
 from ..timebase import parse_rate, to_fraction
+from .encoding import pixel_bits
 from .folder import FolderReader
 from .probe import (
     _reason,
@@ -53,12 +54,16 @@ def _fmt(t: Fraction | None) -> str:
 
 
 class VideoReader:
-    """Frames of a video file; use as a context manager and iterate once."""
+    """Frames of a video file; use as a context manager and iterate once.
+
+    ``deep``: set before iterating to get uint16 frames from a source with more than 8 bits per
+    component (10-bit HEVC, ProRes, ...); 8-bit sources stay uint8 either way."""
 
     def __init__(self, path: Path):
         self.path = path
         self.info: MediaInfo = probe_file(path)
         self.end_time: Fraction | None = None
+        self.deep = False
         self._gen = None
 
     def __enter__(self):
@@ -87,6 +92,7 @@ class VideoReader:
     def _frames(self):
         info = self.info
         path = self.path
+        rgb = "rgb48le" if self.deep and pixel_bits(info.pix_fmt) > 8 else "rgb24"
         with open_input(path) as container:
             stream = video_stream(container, path)
             stream.thread_type = "AUTO"
@@ -127,9 +133,9 @@ class VideoReader:
                         if size is None:
                             size = (frame.width, frame.height)
                         if (frame.width, frame.height) != size:
-                            image = frame.to_ndarray(width=size[0], height=size[1], format="rgb24")
+                            image = frame.to_ndarray(width=size[0], height=size[1], format=rgb)
                         else:
-                            image = frame.to_ndarray(format="rgb24")
+                            image = frame.to_ndarray(format=rgb)
                         duration = frame.duration * time_base if frame.duration else None
                         if prev_time is not None:
                             prev_step = time - prev_time

@@ -1,7 +1,8 @@
 """What the readers hand out: :class:`Frame` (one decoded picture) and :class:`MediaInfo`.
 
 Images are numpy uint8 ``(h, w, 3)`` RGB, C-contiguous, in display orientation (rotation
-metadata already applied). Times are exact ``Fraction`` seconds on the source's own clock
+metadata already applied); a reader asked for deep frames (``deep = True``) hands out uint16
+(0..65535) for sources with more than 8 bits per component. Times are exact ``Fraction`` seconds on the source's own clock
 (``pts * time_base``; a folder of frames uses ``index / input_fps``).
 """
 
@@ -18,7 +19,7 @@ import numpy as np
 class Frame:
     """One decoded frame."""
 
-    image: np.ndarray  # uint8 (h, w, 3) RGB, display orientation
+    image: np.ndarray  # uint8 (or uint16 when deep) (h, w, 3) RGB, display orientation
     time: Fraction  # presentation time in seconds, as in the source
     index: int  # 0-based index in presentation order
 

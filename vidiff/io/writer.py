@@ -40,9 +40,10 @@ from .remux import Remuxer
 
 def _check_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     w, h = size
-    if image.dtype != np.uint8 or image.shape != (h, w, 3):
+    if image.dtype not in (np.uint8, np.uint16) or image.shape != (h, w, 3):
         raise ValueError(
-            f"frame must be uint8 with shape ({h}, {w}, 3), got {image.dtype} {image.shape}"
+            f"frame must be uint8 or uint16 with shape ({h}, {w}, 3), got {image.dtype} "
+            f"{image.shape}"
         )
     return np.ascontiguousarray(image)
 
@@ -96,7 +97,8 @@ class _AtomicWriter(abc.ABC):
         return self.frames_written / self.fps
 
     def write(self, image: np.ndarray) -> None:
-        """Append one uint8 (h, w, 3) RGB frame of the writer's size."""
+        """Append one uint8 (or uint16: 16 bits per component) (h, w, 3) RGB frame of the
+        writer's size."""
         if self._temp is None:
             raise RuntimeError("use the writer in a `with` block before writing")
         self._write(_check_image(image, self.size))
@@ -138,9 +140,10 @@ class FolderWriter(_AtomicWriter):
 class VideoWriter(_AtomicWriter):
     """An encoded video at exactly ``fps``, with the source's audio and subtitles carried over."""
 
-    def __init__(self, path, fps, size, options: EncodeOptions, source, time_origin):
+    def __init__(self, path, fps, size, options: EncodeOptions, source, time_origin,
+                 source_pix_fmt=None):
         super().__init__(path, fps, size)
-        self.settings = resolve(path.suffix, options)
+        self.settings = resolve(path.suffix, options, source_pix_fmt)
         self.source = source
         self.time_origin = Fraction(time_origin)
         even_w, even_h = needs_even_size(self.settings.pix_fmt)
@@ -183,7 +186,8 @@ class VideoWriter(_AtomicWriter):
             self._remux.feed_until((i + 1) / self.fps)
         if self.pad != (0, 0):
             image = np.pad(image, ((0, self.pad[1]), (0, self.pad[0]), (0, 0)), mode="edge")
-        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        rgb = "rgb48le" if image.dtype == np.uint16 else "rgb24"
+        frame = av.VideoFrame.from_ndarray(image, format=rgb)
         frame.pts = i
         frame.time_base = self._stream.codec_context.time_base
         self._container.mux(self._stream.encode(frame))
@@ -206,13 +210,15 @@ def open_writer(
     source: str | Path | None = None,
     time_origin: Fraction = Fraction(0),
     overwrite: bool = False,
+    source_pix_fmt: str | None = None,
 ) -> VideoWriter | FolderWriter:
     """A writer for ``path``: a video (by suffix) or, for a folder path, PNG frames.
 
     ``fps``: exact output rate; ``size``: (w, h) of the frames to be written. ``source``: a file
     whose audio and subtitles are carried over, shifted so that output frame 0 lines up with
-    source time ``time_origin``. The path is validated now (:func:`check_output_path`:
-    OutputError), the output appears only when the ``with`` block ends normally. Odd sizes are
+    source time ``time_origin``. ``source_pix_fmt``: the input's pixel format; a deep one keeps
+    its depth by default (``writer.settings.note`` says what had to be reduced). The path is
+    validated now (:func:`check_output_path`: OutputError), the output appears only when the ``with`` block ends normally. Odd sizes are
     padded to even for subsampled pixel formats by repeating the edge pixel.
     """
     fps = parse_rate(fps, "fps")
@@ -225,4 +231,4 @@ def open_writer(
     if folder:
         return FolderWriter(target, fps, size)
     options = options if options is not None else EncodeOptions()
-    return VideoWriter(target, fps, size, options, source_path, time_origin)
+    return VideoWriter(target, fps, size, options, source_path, time_origin, source_pix_fmt)

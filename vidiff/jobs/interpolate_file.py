@@ -7,6 +7,7 @@ The output is written under a temporary name and renamed into place only when co
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from ..errors import InputError, OptionError
 from ..io import VIDEO_SUFFIXES, EncodeOptions, check_output_path, open_reader, open_writer
+from ..io.encoding import pixel_bits
 from ..pipelines.frames import make_interpolator
 from ..pipelines.interpolate import InterpolationStats
 from ..scenes import SceneDetector
@@ -112,11 +114,13 @@ def interpolate_video(
         if info.duration is not None:
             total = output_frame_count(info.duration, rate)
         report = progress_reporter(progress, total, target.name)
-        with open_writer(
+        writer = open_writer(
             target, rate, (info.width, info.height), options=options,
             source=source if (audio and not info.is_folder) else None,
-            time_origin=info.start_time, overwrite=overwrite,
-        ) as writer, BackgroundWriter(writer.write) as put:
+            time_origin=info.start_time, overwrite=overwrite, source_pix_fmt=info.pix_fmt,
+        )
+        reader.deep = keeps_depth(writer, info.pix_fmt)
+        with writer, BackgroundWriter(writer.write) as put:
             done = 0
             for image in interp.run(prefetch(reader), rate, lambda: reader.end_time):
                 put(image)
@@ -129,6 +133,20 @@ def interpolate_video(
     return JobResult(
         target, rate, interp.stats, time.perf_counter() - started, interp.steps, refined
     )
+
+
+def keeps_depth(writer, source_pix_fmt: str | None) -> bool:
+    """Whether frames should be decoded deep (uint16) for ``writer``: the source has more than 8
+    bits per component and the output stores more than 8 (a PNG folder stores 16). Warns, in one
+    line, when the output must reduce the source."""
+    if pixel_bits(source_pix_fmt) <= 8:
+        return False
+    settings = getattr(writer, "settings", None)
+    if settings is None:  # a PNG folder: 16-bit PNG
+        return True
+    if settings.note:
+        warnings.warn(settings.note, stacklevel=2)
+    return pixel_bits(settings.pix_fmt) > 8
 
 
 def _encode_options(target: Path, codec, crf, preset, pix_fmt) -> EncodeOptions:

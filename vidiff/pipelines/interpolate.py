@@ -1,6 +1,7 @@
 """Interpolation pipeline: input frames with timestamps in, frames at a new exact rate out.
 
-Conventions: frames arrive and leave as uint8 ``h w 3`` RGB arrays; inside, they are float
+Conventions: frames arrive and leave as uint8 ``h w 3`` RGB arrays (uint16 for deep video: an
+in-between frame has the dtype of the frames it lies between); inside, they are float
 tensors in [0, 1], ``b c h w`` for single frames and ``b c t h w`` for model windows. Frame
 time inside a window is measured in units of the interval between the two keys that surround
 the missing frames: key ``a`` is at 0, key ``b`` at 1, an in-between frame at ``t`` in (0, 1),
@@ -50,16 +51,24 @@ class _Key:
     thumb: Thumb = field(repr=False)
 
 
+_MAX = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+
+
 def to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
-    """uint8 ``h w 3`` -> float ``1 3 h w`` in [0, 1] on ``device``."""
+    """uint8 (or uint16) ``h w 3`` -> float ``1 3 h w`` in [0, 1] on ``device``."""
+    scale = _MAX[image.dtype]
+    if image.dtype == np.uint16:  # torch has no uint16 arithmetic on every device
+        image = image.astype(np.int32)
     t = torch.from_numpy(np.ascontiguousarray(image)).to(device)
-    return t.permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
+    return t.permute(2, 0, 1).unsqueeze(0).float().div_(scale)
 
 
-def to_image(frame: torch.Tensor) -> np.ndarray:
-    """float ``3 h w`` in [0, 1] -> uint8 ``h w 3`` on the CPU."""
-    out = frame.detach().clamp(0, 1).mul(255.0).round_().to(torch.uint8)
-    return np.ascontiguousarray(out.permute(1, 2, 0).cpu().numpy())
+def to_image(frame: torch.Tensor, dtype=np.uint8) -> np.ndarray:
+    """float ``3 h w`` in [0, 1] -> ``dtype`` (uint8 or uint16) ``h w 3`` on the CPU."""
+    dtype = np.dtype(dtype)
+    out = frame.detach().clamp(0, 1).mul(_MAX[dtype]).round_()
+    out = out.to(torch.uint8 if dtype == np.uint8 else torch.int32)
+    return np.ascontiguousarray(out.permute(1, 2, 0).cpu().numpy().astype(dtype, copy=False))
 
 
 class Interpolator:
@@ -127,8 +136,9 @@ class Interpolator:
         f1 = self._tensor(frame1)
         if self.steps <= 0:
             mu = self.motion.estimate(f0, f1, [float(t) for t in times])
-            return [to_image(mu[0, :, i]) for i in range(mu.shape[2])]
-        return self._refine(f0, f1, times, before, after, window_seed)
+            return [to_image(mu[0, :, i], frame0.dtype) for i in range(mu.shape[2])]
+        out = self._refine(f0, f1, times, before, after, window_seed)
+        return [to_image(x, frame0.dtype) for x in out]
 
     def _tensor(self, image: np.ndarray) -> torch.Tensor:
         """:func:`to_tensor`, remembering the last few frames: each key serves two segments."""
@@ -166,7 +176,7 @@ class Interpolator:
             kwargs["sampler"] = self.sampler
         out = sample(self.denoiser, cond, **kwargs)
         unknown = [i for i, e in enumerate(entries) if not e[2]]
-        return [to_image(out[0, :, i]) for i in unknown]
+        return [out[0, :, i] for i in unknown]
 
     # -- stream level ------------------------------------------------------------------------
 
