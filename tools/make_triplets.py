@@ -4,10 +4,13 @@
 footage: crops of real video (videos, frame folders), flows by vidiff's own motion step.
 photos:  synthetic motion (moving, occluding layers) rendered from still photographs, exact
          ground truth; see vidiff/train/synthetic.py.
+retime:  a copy of a footage pack with each sample's time set to where the motion puts its
+         target (vidiff/train/retime.py); arrays other than the times are hard-linked.
 
 examples:
   python tools/make_triplets.py footage ../shared/data/clips ../shared/data/sequences --out packs/footage
   python tools/make_triplets.py photos /work/cache/photos --samples 6000 --out packs/photos
+  python tools/make_triplets.py retime packs/footage --out packs/footage-retimed
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("kind", choices=["footage", "photos"])
+    parser.add_argument("kind", choices=["footage", "photos", "retime"])
     parser.add_argument("sources", nargs="+", type=Path,
-                        help="videos / frame folders (footage) or folders of photographs (photos)")
+                        help="videos / frame folders (footage), folders of photographs (photos) or one pack "
+                        "(retime)")
     parser.add_argument("--out", required=True, type=Path, help="pack folder to create")
     parser.add_argument("--crop", type=int, default=128, help="crop size (default: %(default)s)")
     parser.add_argument("--frame-size", type=int, default=480,
@@ -47,6 +51,15 @@ def main(argv: list[str] | None = None) -> int:
             out = make_footage_triplets(args.sources, args.out, frame_size=args.frame_size,
                                         crop=args.crop, seed=args.seed,
                                         log=lambda s: print(s, file=sys.stderr, flush=True))
+        elif args.kind == "retime":
+            from vidiff.train.retime import retime_triplets
+
+            if len(args.sources) != 1:
+                raise VidiffError("retime takes one pack")
+            stats = retime_triplets(args.sources[0], args.out,
+                                    log=lambda s: print(s, file=sys.stderr, flush=True))
+            out = args.out
+            print(f"retime: {stats}", file=sys.stderr)
         else:
             from vidiff.train.synthetic import make_photo_triplets
 
