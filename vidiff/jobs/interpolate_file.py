@@ -7,6 +7,7 @@ The output is written under a temporary name and renamed into place only when co
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -17,7 +18,7 @@ from ..io import VIDEO_SUFFIXES, EncodeOptions, check_output_path, open_reader, 
 from ..pipelines.frames import make_interpolator
 from ..pipelines.interpolate import InterpolationStats
 from ..scenes import SceneDetector
-from ..timebase import format_rate, parse_rate
+from ..timebase import format_rate, parse_rate, parse_time
 from ..timing import output_frame_count, resolve_output_rate
 from .overlap import BackgroundWriter, prefetch
 from .progress import progress_reporter
@@ -70,6 +71,8 @@ def interpolate_video(
     scene_threshold: float | None = 0.15,
     dedup: int = 3,
     audio: bool = True,
+    start=None,
+    duration=None,
     progress: bool | Callable[[int, int | None], None] = False,
 ) -> JobResult:
     """Write ``input`` (a video file or a folder of frames) at a new frame rate.
@@ -79,7 +82,9 @@ def interpolate_video(
     the weights hold one (``refine=False``: not) and refined by the diffusion model for ``steps``
     sampler steps (``None``: 4 when the weights hold a diffusion model, else 0). ``scene_threshold=None`` turns off scene-cut
     detection; ``dedup`` is the longest run of identical frames treated as an animation hold
-    (1 turns it off). ``progress`` is ``True`` for a tqdm bar or a callable
+    (1 turns it off). ``start``/``duration`` (seconds, ``2.5`` or ``"00:01:02.5"``) convert just
+    that stretch, from the first frame at or after ``start``; the output starts at time 0 and
+    its audio is cut to match. ``progress`` is ``True`` for a tqdm bar or a callable
     ``(done, total)``. Returns a :class:`JobResult`.
     """
     import time
@@ -95,10 +100,12 @@ def interpolate_video(
         raise OptionError(f"--dedup must be a whole number >= 1, got {dedup!r}")
     if crf is not None and not 0 <= crf <= 63:
         raise OptionError(f"--crf must be between 0 and 63, got {crf}")
+    first, stop = stretch_bounds(start, duration)
 
     started = time.perf_counter()
-    with open_reader(source, input_fps=in_fps) as reader:
+    with open_reader(source, input_fps=in_fps, start=first, end=stop) as reader:
         info = reader.info
+        check_start(source, info, first)
         rate = resolve_output_rate(out_fps, multi, info.fps)
         target = Path(output) if output is not None else default_output_path(source, rate)
         target = check_output_path(target, inputs=[source], overwrite=overwrite)
@@ -110,25 +117,59 @@ def interpolate_video(
         options = _encode_options(target, codec, crf, preset, pix_fmt)
         total = None
         if info.duration is not None:
-            total = output_frame_count(info.duration, rate)
+            length = info.duration - (first or 0)
+            if stop is not None:
+                length = min(length, stop - (first or 0))
+            total = output_frame_count(length, rate)
         report = progress_reporter(progress, total, target.name)
-        with open_writer(
-            target, rate, (info.width, info.height), options=options,
-            source=source if (audio and not info.is_folder) else None,
-            time_origin=info.start_time, overwrite=overwrite,
-        ) as writer, BackgroundWriter(writer.write) as put:
-            done = 0
-            for image in interp.run(prefetch(reader), rate, lambda: reader.end_time):
-                put(image)
-                done += 1
-                report(done)
-            if interp.stats.input_frames < 1:
-                raise InputError(f"{source} has no frames to interpolate")
+        fetched = prefetch(reader)
+        try:
+            head = next(fetched, None)  # the stretch's first frame: the audio's time origin
+            if head is None:
+                raise OptionError(
+                    f"--start {float(first):g} s is beyond the end of {str(source)!r}"
+                )
+            frames = itertools.chain([head], fetched)
+            with open_writer(
+                target, rate, (info.width, info.height), options=options,
+                source=source if (audio and not info.is_folder) else None,
+                time_origin=head.time if first else info.start_time, overwrite=overwrite,
+            ) as writer, BackgroundWriter(writer.write) as put:
+                done = 0
+                for image in interp.run(frames, rate, lambda: reader.end_time):
+                    put(image)
+                    done += 1
+                    report(done)
+                if interp.stats.input_frames < 1:
+                    raise InputError(f"{source} has no frames to interpolate")
+        finally:
+            fetched.close()  # stops the decode thread before the reader closes
         report(None)
     refined = getattr(interp.motion, "refiner", None) is not None
     return JobResult(
         target, rate, interp.stats, time.perf_counter() - started, interp.steps, refined
     )
+
+
+def stretch_bounds(start, duration) -> tuple[Fraction | None, Fraction | None]:
+    """``(start, end)`` in seconds from the input's first frame, from ``--start``/``--duration``
+    (either may be None); OptionError for a malformed, negative or zero-length stretch."""
+    first = parse_time(start, "--start") if start is not None else None
+    if duration is None:
+        return first, None
+    length = parse_time(duration, "--duration")
+    if length <= 0:
+        raise OptionError(f"--duration must be positive, got {duration}")
+    return first, (first or Fraction(0)) + length
+
+
+def check_start(source: Path, info, first: Fraction | None) -> None:
+    """OptionError when ``first`` lies at or beyond the input's known end."""
+    if first is not None and info.duration is not None and first >= info.duration:
+        raise OptionError(
+            f"--start {float(first):g} s is beyond the end of {str(source)!r}, which lasts "
+            f"{float(info.duration):.3f} s: choose an earlier start"
+        )
 
 
 def _encode_options(target: Path, codec, crf, preset, pix_fmt) -> EncodeOptions:
