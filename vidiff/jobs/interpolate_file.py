@@ -114,7 +114,7 @@ def interpolate_video(
             steps=steps, weights=weights, device=device, seed=seed, sampler=sampler,
             refine=refine, detector=detector, max_dup_run=dedup,
         )
-        options = _encode_options(target, codec, crf, preset, pix_fmt)
+        options = encode_options(target, codec, crf, preset, pix_fmt)
         total = None
         if info.duration is not None:
             length = info.duration - (first or 0)
@@ -172,7 +172,7 @@ def check_start(source: Path, info, first: Fraction | None) -> None:
         )
 
 
-def _encode_options(target: Path, codec, crf, preset, pix_fmt) -> EncodeOptions:
+def encode_options(target: Path, codec, crf, preset, pix_fmt) -> EncodeOptions:
     given = {
         k: v
         for k, v in {"codec": codec, "crf": crf, "preset": preset, "pix_fmt": pix_fmt}.items()
