@@ -53,7 +53,6 @@ from .probe import (
 )
 from .records import Frame, MediaInfo
 
-
 _SEEK_MIN = Fraction(2)  # seconds: a nearer start is reached by decoding from the beginning
 
 
