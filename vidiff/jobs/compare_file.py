@@ -123,9 +123,14 @@ def compare_videos(
             if not reader.info.fps:
                 raise InputError(f"input {str(path)!r} has no known frame rate to compare at")
         fps = max(r.info.fps for r in readers)
-        streams = [
-            Held(r, r.info.start_time + (first or 0), lambda r=r: r.end_time) for r in readers
-        ]
+        streams = []
+        for path, r in zip(paths, readers):
+            try:
+                streams.append(Held(r, r.info.start_time + (first or 0), lambda r=r: r.end_time))
+            except ValueError:  # no frame at or after the start
+                raise OptionError(
+                    f"--start {float(first or 0):g} s is beyond the end of {str(path)!r}"
+                ) from None
         length = stop - (first or 0) if stop is not None else None
         known = [r.info.duration - (first or 0) for r in readers if r.info.duration is not None]
         span = max(known) if known else None
