@@ -21,7 +21,7 @@ from ..io import check_output_path, open_reader, open_writer
 from ..pipelines.compare import LAYOUTS, Held, compose, held, wipe_sweep
 from ..timebase import parse_rate
 from ..timing import output_frame_count
-from .interpolate_file import check_start, encode_options, stretch_bounds
+from .options import check_start, encode_options, stretch_bounds
 from .overlap import BackgroundWriter
 from .progress import progress_reporter
 

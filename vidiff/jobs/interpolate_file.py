@@ -14,12 +14,13 @@ from fractions import Fraction
 from pathlib import Path
 
 from ..errors import InputError, OptionError
-from ..io import VIDEO_SUFFIXES, EncodeOptions, check_output_path, open_reader, open_writer
+from ..io import VIDEO_SUFFIXES, check_output_path, open_reader, open_writer
 from ..pipelines.frames import make_interpolator
 from ..pipelines.interpolate import InterpolationStats
 from ..scenes import SceneDetector
-from ..timebase import format_rate, parse_rate, parse_time
+from ..timebase import format_rate, parse_rate
 from ..timing import output_frame_count, resolve_output_rate
+from .options import check_start, encode_options, stretch_bounds
 from .overlap import BackgroundWriter, prefetch
 from .progress import progress_reporter
 
@@ -149,33 +150,3 @@ def interpolate_video(
     return JobResult(
         target, rate, interp.stats, time.perf_counter() - started, interp.steps, refined
     )
-
-
-def stretch_bounds(start, duration) -> tuple[Fraction | None, Fraction | None]:
-    """``(start, end)`` in seconds from the input's first frame, from ``--start``/``--duration``
-    (either may be None); OptionError for a malformed, negative or zero-length stretch."""
-    first = parse_time(start, "--start") if start is not None else None
-    if duration is None:
-        return first, None
-    length = parse_time(duration, "--duration")
-    if length <= 0:
-        raise OptionError(f"--duration must be positive, got {duration}")
-    return first, (first or Fraction(0)) + length
-
-
-def check_start(source: Path, info, first: Fraction | None) -> None:
-    """OptionError when ``first`` lies at or beyond the input's known end."""
-    if first is not None and info.duration is not None and first >= info.duration:
-        raise OptionError(
-            f"--start {float(first):g} s is beyond the end of {str(source)!r}, which lasts "
-            f"{float(info.duration):.3f} s: choose an earlier start"
-        )
-
-
-def encode_options(target: Path, codec, crf, preset, pix_fmt) -> EncodeOptions:
-    given = {
-        k: v
-        for k, v in {"codec": codec, "crf": crf, "preset": preset, "pix_fmt": pix_fmt}.items()
-        if v is not None
-    }
-    return EncodeOptions(**given)
