@@ -98,23 +98,27 @@ def quality_chart(quality: dict, path: Path) -> Path:
 
 
 def speed_quality_chart(quality: dict, path: Path) -> Path:
-    """One panel per set: each method as a point at (ms per frame, PSNR), x logarithmic."""
+    """One panel per set: each method as a point at (ms per frame, PSNR), x logarithmic; one
+    colour per method (as in the quality bars), named in a legend below."""
     plt = _pyplot()
     sets = list(quality)
-    fig, axes = plt.subplots(1, len(sets), figsize=(5 * len(sets), 4), dpi=100, squeeze=False)
+    methods = list(dict.fromkeys(m for s in sets for m in quality[s]))
+    fig, axes = plt.subplots(1, len(sets), figsize=(4.2 * len(sets), 4.2), dpi=100, squeeze=False)
     for ax, name in zip(axes[0], sets):
-        for method, v in quality[name].items():
-            ms = max(v["ms"], 0.5)  # a blend rounds to 0 ms
-            ax.scatter(ms, v["psnr"], s=40)
-            ax.annotate(method, (ms, v["psnr"]), fontsize=7, xytext=(4, 4),
-                        textcoords="offset points")
+        for k, method in enumerate(methods):
+            if method in quality[name]:
+                v = quality[name][method]
+                ax.scatter(max(v["ms"], 0.5), v["psnr"], s=50, color=f"C{k}", label=method)
         ax.set_xscale("log")
+        ax.margins(x=0.25, y=0.12)
         ax.set_xlabel("ms per in-between frame (log)")
         ax.set_ylabel("PSNR (dB)")
         ax.set_title(name)
         ax.grid(alpha=0.3)
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=min(3, len(methods)), fontsize=7)
     fig.suptitle("Speed vs quality (up and left is better)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     fig.savefig(path)
     plt.close(fig)
     return path
