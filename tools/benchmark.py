@@ -2,6 +2,7 @@
 
     python tools/benchmark.py [--data ../shared/data] [--quality] [--speed] [--memory]
                               [--limit N] [--steps 4] [--weights PATH] [--out FILE.md]
+                              [--plots DIR]
 
 With no section flag, all three sections run. Anything whose data or tool is missing is skipped
 with a note (the report says what was skipped and why).
@@ -26,7 +27,9 @@ with a note (the report says what was skipped and why).
   the 60 s clip loops the 30 s source.
 
 The report is markdown (machine, exact command line, one table per section), printed and written
-to ``--out`` when given. Sources and outputs live in a temporary folder that is removed at the end.
+to ``--out`` when given; ``--plots DIR`` also draws its tables as PNG charts (:mod:`plots`, which
+needs matplotlib: ``pip install -e ".[bench]"``; ``python tools/plots.py REPORT.md --out DIR``
+draws them from a saved report). Sources and outputs live in a temporary folder that is removed at the end.
 """
 
 from __future__ import annotations
@@ -378,6 +381,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument("--no-ffmpeg", action="store_true", help="skip the ffmpeg rows")
     parser.add_argument("--out", type=Path, default=None, help="write the markdown report here")
+    parser.add_argument(
+        "--plots", type=Path, default=None, metavar="DIR",
+        help="also write the tables as PNG charts into DIR (needs matplotlib)",
+    )
     args = parser.parse_args(argv)
     if not (args.quality or args.speed or args.memory):
         args.quality = args.speed = args.memory = True
@@ -405,6 +412,11 @@ def main(argv=None) -> int:
     print(report)
     if args.out:
         args.out.write_text(report)
+    if args.plots:
+        from plots import write_plots  # tools/plots.py (this folder)
+
+        for path in write_plots(report, args.plots):
+            print(f"chart: {path}")
     return 0
 
 

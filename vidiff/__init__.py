@@ -3,6 +3,8 @@
 Public API (imports are lazy: ``import vidiff`` loads no model and touches no device)::
 
     vidiff.interpolate_video("clip.mp4", "clip60.mp4", fps=60)      # a file or folder job
+    vidiff.interpolate_video("film.mkv", "try.mp4", fps=60, start=600, duration=5)  # a stretch
+    vidiff.compare_videos(["clip.mp4", "clip60.mp4"], "compare.mp4", diff=True)  # side by side
     vidiff.interpolate_pair(frame0, frame1, times=(0.5,))           # frames in memory
     vidiff.interpolate_frames(frames, input_fps=24, fps=60)         # a sequence in memory
     vidiff.generate_frames([f0, f1], frames=8, samples=2)           # continue seed frames
@@ -16,6 +18,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "interpolate_video": ("vidiff.jobs.interpolate_file", "interpolate_video"),
+    "compare_videos": ("vidiff.jobs.compare_file", "compare_videos"),
     "batch_convert": ("vidiff.jobs.batch", "batch_convert"),
     "interpolate_pair": ("vidiff.pipelines.frames", "interpolate_pair"),
     "interpolate_frames": ("vidiff.pipelines.frames", "interpolate_frames"),

@@ -89,3 +89,46 @@ def format_rate(rate: Fraction) -> str:
     if rate.denominator == 1:
         return str(rate.numerator)
     return f"{float(rate):.3f}".rstrip("0").rstrip(".")
+
+
+def parse_time(value, name: str = "--start") -> Fraction:
+    """Parse a media time: seconds (``5``, ``2.5``, ``"1/3"``) or ``[HH:]MM:SS(.ms)``.
+
+    Returns exact non-negative Fraction seconds (``"00:01:02.5"`` is 125/2). Raises
+    :class:`OptionError` naming ``name``.
+    """
+    if isinstance(value, Fraction):
+        seconds = value
+    elif isinstance(value, bool):
+        raise OptionError(f"{name} must be a time, got {value!r}")
+    elif isinstance(value, int):
+        seconds = Fraction(value)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise OptionError(f"{name} must be a finite time, got {value!r}")
+        seconds = Fraction(repr(value))
+    else:
+        text = str(value).strip()
+        parts = text.split(":")
+        try:
+            if len(parts) > 3 or any(not p.strip() for p in parts):
+                raise ValueError(text)
+            if len(parts) == 1:
+                seconds = Fraction(text)
+            else:
+                *whole, last = parts
+                decimal = last.replace(".", "", 1)
+                if any(not p.isdigit() for p in whole + [decimal]) or Fraction(last) >= 60:
+                    raise ValueError(text)
+                if len(whole) == 2 and int(whole[1]) >= 60:
+                    raise ValueError(text)
+                seconds = Fraction(last)
+                for i, part in enumerate(reversed(whole)):
+                    seconds += int(part) * 60 ** (i + 1)
+        except (ValueError, ZeroDivisionError):
+            raise OptionError(
+                f"{name} must be seconds (5, 2.5) or HH:MM:SS(.ms) (00:01:02.5), got {text!r}"
+            ) from None
+    if seconds < 0:
+        raise OptionError(f"{name} must not be negative, got {value}")
+    return seconds

@@ -13,10 +13,10 @@ import sys
 import warnings
 
 from ..errors import VidiffError
-from . import batch, generate, interpolate, train, train_refiner
+from . import batch, compare, generate, interpolate, train, train_refiner
 from .common import Parser
 
-COMMANDS = (interpolate, generate, batch, train, train_refiner)
+COMMANDS = (interpolate, compare, generate, batch, train, train_refiner)
 
 
 def build_parser() -> argparse.ArgumentParser:

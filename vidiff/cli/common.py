@@ -75,3 +75,15 @@ def interpolate_kwargs(args) -> dict:
         scene_threshold=None if args.no_scene_detect else args.scene_threshold,
         dedup=args.dedup, audio=not args.no_audio,
     )
+
+
+def add_stretch_options(p: argparse.ArgumentParser, what: str = "convert") -> None:
+    """``--start`` / ``--duration``: work on one stretch of the input."""
+    p.add_argument(
+        "--start", metavar="T",
+        help=f"{what} from this time: seconds (5, 2.5) or HH:MM:SS(.ms) (default: the beginning)",
+    )
+    p.add_argument(
+        "--duration", metavar="D",
+        help="this long: seconds or HH:MM:SS(.ms) (default: to the end)",
+    )

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import add_interpolate_options, interpolate_kwargs
+from .common import add_interpolate_options, add_stretch_options, interpolate_kwargs
 
 EXAMPLES = """examples:
   vidiff interpolate clip.mp4 --fps 60                 # writes clip.60fps.mp4
   vidiff interpolate clip.mp4 --multi 2 -o smooth.mkv
   vidiff interpolate frames/ --input-fps 24 --fps 59.94 -o out/   # folder of PNGs in and out
   vidiff interpolate clip.mp4 --fps 60 --steps 0 --no-refine   # motion estimate only (fastest)
+  vidiff interpolate film.mkv --fps 60 --start 00:42:10 --duration 5 -o try.mp4   # 5 s to try
 """
 
 
@@ -19,7 +20,8 @@ def add_parser(sub) -> None:
     p = sub.add_parser(
         "interpolate", help="write a video at a higher frame rate",
         description="Write a video (or a folder of frames) at a new frame rate, generating "
-        "the in-between frames. Scene cuts are held, not blended; audio is carried over.",
+        "the in-between frames. Scene cuts are held, not blended; audio is carried over. "
+        "--start/--duration convert just a stretch (output and its audio start at 0).",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("input", help="video file or folder of frames (png/jpg/webp)")
@@ -28,6 +30,7 @@ def add_parser(sub) -> None:
         help="video file or folder (default: beside the input, e.g. clip.60fps.mp4)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    add_stretch_options(p)
     add_interpolate_options(p)
     p.set_defaults(run=run)
 
@@ -37,7 +40,8 @@ def run(args) -> int:
     from ..timebase import format_rate
 
     result = interpolate_video(
-        args.input, args.output, progress=not args.quiet, **interpolate_kwargs(args)
+        args.input, args.output, start=args.start, duration=args.duration,
+        progress=not args.quiet, **interpolate_kwargs(args),
     )
     if not args.quiet:
         s = result.stats

@@ -4,6 +4,7 @@ Reading: files with an image suffix (case-insensitive; others and hidden files a
 natural sort order (``f2.png`` before ``f10.png``). The rate is not in the files, so an exact
 ``input_fps`` is required; frame ``i`` has time ``i / input_fps``. Every frame must have the size
 of the first. Images are decoded with PyAV (FFmpeg's image decoders), one at a time.
+With ``start``/``end`` only the frames in that stretch are read (times stay ``i / input_fps``).
 Writing: ``frame_000000.png``, ``frame_000001.png`` ... encoded with FFmpeg's PNG encoder: 8-bit
 (rgb24) for uint8 frames, 16-bit (rgb48be) for uint16 frames. A reader with ``deep = True`` reads
 16-bit images as uint16.
@@ -11,6 +12,7 @@ Writing: ``frame_000000.png``, ``frame_000001.png`` ... encoded with FFmpeg's PN
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from pathlib import Path
 
@@ -75,7 +77,13 @@ def encode_png(image: np.ndarray) -> bytes:
 class FolderReader:
     """Frames of a folder of images at ``input_fps``; use as a context manager, iterate once."""
 
-    def __init__(self, folder: Path, input_fps: Fraction | None):
+    def __init__(
+        self,
+        folder: Path,
+        input_fps: Fraction | None,
+        start: Fraction | None = None,
+        end: Fraction | None = None,
+    ):
         if input_fps is None:
             raise OptionError(
                 f"input {str(folder)!r} is a folder of frames, which has no frame rate: "
@@ -103,6 +111,8 @@ class FolderReader:
             pix_fmt="rgb48le" if first.dtype == np.uint16 else "rgb24",
             has_audio=False,
         )
+        self.start = start
+        self.end = end
         self.end_time: Fraction | None = None
         self.deep = False
 
@@ -114,12 +124,20 @@ class FolderReader:
 
     def __iter__(self):
         size = (self.info.height, self.info.width)
-        for index, path in enumerate(self.files):
+        self.end_time = None
+        first = 0 if self.start is None else math.ceil(self.start * self.fps)
+        stop = len(self.files)
+        if self.end is not None:
+            stop = min(stop, max(first, math.ceil(self.end * self.fps)))
+        for index in range(first, stop):  # files before the stretch are not even read
+            path = self.files[index]
             image = read_image(path, self.deep)
             if image.shape[:2] != size:
                 raise InputError(
                     f"frame {str(path)!r} is {image.shape[1]}x{image.shape[0]} but the first "
                     f"frame is {size[1]}x{size[0]}: all frames in a folder must be the same size"
                 )
-            yield Frame(image, index / self.fps, index)
+            yield Frame(image, index / self.fps, index - first)
         self.end_time = len(self.files) / self.fps
+        if self.end is not None:
+            self.end_time = min(self.end_time, self.end)

@@ -11,6 +11,12 @@ timestamp does not increase) its time is guessed as the previous time plus the p
 duration (or 1/fps), with a warning. A frame whose size changes mid-stream is scaled to the first
 frame's size.
 
+A stretch (``start``/``end``, see :func:`open_reader`): frames before ``start`` are decoded but not
+converted or checked for damage; when ``start`` is more than a couple of seconds in, the container
+is first seeked to the keyframe before it (decoding from the beginning instead when the seek fails
+or lands past it), so trying five seconds of a film does not decode the hour before them.
+Decoding stops at the first frame at or after ``end``. Frame indices count from the stretch.
+
 Damage detection (raised as :class:`CorruptInputError` naming the time, never skipped):
 - FFmpeg errors while demuxing or decoding (``av.error.FFmpegError``: e.g. FFV1 slice CRC
   mismatches, broken Matroska/AVI structures);
@@ -48,6 +54,8 @@ from .probe import (
 )
 from .records import Frame, MediaInfo
 
+_SEEK_MIN = Fraction(2)  # seconds: a nearer start is reached by decoding from the beginning
+
 
 def _fmt(t: Fraction | None) -> str:
     return "an unknown time" if t is None else f"{float(t):.3f} s"
@@ -59,9 +67,12 @@ class VideoReader:
     ``deep``: set before iterating to get uint16 frames from a source with more than 8 bits per
     component (10-bit HEVC, ProRes, ...); 8-bit sources stay uint8 either way."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, start: Fraction | None = None, end: Fraction | None = None):
         self.path = path
         self.info: MediaInfo = probe_file(path)
+        origin = self.info.start_time  # start/end are given from the first frame: make absolute
+        self.start = None if start is None else origin + start
+        self.end = None if end is None else origin + end
         self.end_time: Fraction | None = None
         self.deep = False
         self._gen = None
@@ -80,8 +91,39 @@ class VideoReader:
 
     def __iter__(self):
         self.close()
-        self._gen = self._frames()
+        self._gen = self._stretch()
         return self._gen
+
+    def _stretch(self):
+        """The frames in [start, end), indexed from 0; ``end_time`` clipped to ``end``."""
+        self.end_time = None
+        end = self.end
+        frames = self._from_start(self.start)
+        index = 0
+        try:
+            for frame in frames:
+                if end is not None and frame.time >= end:
+                    self.end_time = end
+                    return
+                yield Frame(frame.image, frame.time, index)
+                index += 1
+        finally:
+            frames.close()
+        if end is not None and self.end_time is not None:
+            self.end_time = min(self.end_time, end)
+
+    def _from_start(self, start: Fraction | None):
+        """Frames at or after ``start``, seeking to the keyframe before it when that is far in
+        and decoding from the beginning when the seek fails or lands past it."""
+        if start is not None and start - self.info.start_time > _SEEK_MIN:
+            frames = self._frames(start, start)
+            first = next(frames, None)
+            if first is not None and self._first_time <= start:
+                yield first
+                yield from frames
+                return
+            frames.close()
+        yield from self._frames(None, start)
 
     def _corrupt(self, what: str, time: Fraction | None, index: int) -> CorruptInputError:
         return CorruptInputError(
@@ -89,7 +131,10 @@ class VideoReader:
             "re-download or re-encode it, or trim it before that point"
         )
 
-    def _frames(self):
+    def _frames(self, seek: Fraction | None, skip_before: Fraction | None):
+        """Decode (from the keyframe before ``seek`` when given); frames before ``skip_before``
+        are decoded but neither converted, checked for damage nor yielded."""
+        self._first_time = None
         info = self.info
         path = self.path
         rgb = "rgb48le" if self.deep and pixel_bits(info.pix_fmt) > 8 else "rgb24"
@@ -97,6 +142,11 @@ class VideoReader:
             stream = video_stream(container, path)
             stream.thread_type = "AUTO"
             time_base = to_fraction(stream.time_base) or Fraction(1, 1)
+            if seek is not None:
+                try:
+                    container.seek(int(seek / time_base), stream=stream, backward=True)
+                except av.error.FFmpegError:
+                    seek = None  # not seekable: decode from the beginning
             default_step = 1 / info.fps if info.fps else None
             index = 0
             prev_time: Fraction | None = None
@@ -128,19 +178,24 @@ class VideoReader:
                                     stacklevel=2,
                                 )
                                 warned_guess = True
-                        if getattr(frame, "is_corrupt", False):
-                            raise self._corrupt("the decoder reported a corrupt frame", time, index)
-                        if size is None:
-                            size = (frame.width, frame.height)
-                        if (frame.width, frame.height) != size:
-                            image = frame.to_ndarray(width=size[0], height=size[1], format=rgb)
-                        else:
-                            image = frame.to_ndarray(format=rgb)
+                        if self._first_time is None:
+                            self._first_time = time
                         duration = frame.duration * time_base if frame.duration else None
                         if prev_time is not None:
                             prev_step = time - prev_time
                         last_step = duration or prev_step or default_step
                         prev_time = time
+                        if size is None:
+                            size = (frame.width, frame.height)
+                        if skip_before is not None and time < skip_before:
+                            index += 1
+                            continue
+                        if getattr(frame, "is_corrupt", False):
+                            raise self._corrupt("the decoder reported a corrupt frame", time, index)
+                        if (frame.width, frame.height) != size:
+                            image = frame.to_ndarray(width=size[0], height=size[1], format=rgb)
+                        else:
+                            image = frame.to_ndarray(format=rgb)
                         yield Frame(rotate(image, info.rotation), time, index)
                         index += 1
             except av.error.FFmpegError as exc:
@@ -163,8 +218,17 @@ class VideoReader:
                     )
 
 
-def open_reader(path: str | Path, input_fps: Fraction | None = None) -> VideoReader | FolderReader:
+def open_reader(
+    path: str | Path,
+    input_fps: Fraction | None = None,
+    *,
+    start: Fraction | None = None,
+    end: Fraction | None = None,
+) -> VideoReader | FolderReader:
     """A reader for a video file, animated GIF, or folder of frames (which needs ``input_fps``).
+
+    ``start``/``end``: only the frames in that stretch, in seconds from the input's first frame
+    (``info.start_time``); ``end_time`` is clipped to it. Frame times stay on the source's clock.
 
     The reader is a context manager with ``.info`` (:class:`MediaInfo`); iterating it yields
     :class:`Frame` s one at a time; afterwards ``.end_time`` is when the last frame stops showing.
@@ -174,5 +238,5 @@ def open_reader(path: str | Path, input_fps: Fraction | None = None) -> VideoRea
     path = Path(path).expanduser()
     if path.is_dir():
         rate = parse_rate(input_fps, "input fps") if input_fps is not None else None
-        return FolderReader(path, rate)
-    return VideoReader(path)
+        return FolderReader(path, rate, start=start, end=end)
+    return VideoReader(path, start=start, end=end)

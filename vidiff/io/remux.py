@@ -14,6 +14,10 @@ at the origin to the sample. Packets that start at or after the end of the video
 (the last kept packet may overhang the end by less than its own duration). Container metadata and
 each stream's language/title are copied.
 
+A stretch cut from the middle of a source (``time_origin`` more than a couple of seconds in) is
+reached by seeking the source to about a second before it; the packets before the origin are then
+dropped as above, so the audio is cut to the stretch and starts at output time 0.
+
 Memory stays bounded: the source is demuxed lazily while video frames are written, with at most
 one packet held back until the video catches up with it. A stream that fails (demux or decode
 error, muxer refusing it) is dropped with a ``warnings.warn``; the video is never lost for it.
@@ -33,6 +37,7 @@ from .formats import REENCODE_AUDIO
 
 _SKIP_METADATA = {"encoder", "major_brand", "minor_version", "compatible_brands", "duration"}
 _WARM_UP = Fraction(1, 2)  # seconds of audio decoded before the origin when re-encoding
+_SEEK_MIN = Fraction(2)  # an origin later than this (seconds) is reached by seeking
 _STREAM_METADATA = {"language", "title", "handler_name"}
 
 
@@ -95,6 +100,11 @@ class Remuxer:
             if key.lower() not in _SKIP_METADATA:
                 output.metadata[key] = value
         if self.tracks:
+            if self.origin > _SEEK_MIN:  # a stretch far in: start demuxing a little before it
+                try:
+                    source.seek(int((self.origin - _SEEK_MIN / 2) * av.time_base), backward=True)
+                except av.error.FFmpegError:
+                    pass  # not seekable: demux from the beginning, dropping what comes before
             self._packets = source.demux(*[t.src for t in self.tracks.values()])
 
     def _add(self, stream, supported, muxer: str) -> _Track | None:

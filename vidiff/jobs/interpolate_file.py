@@ -7,6 +7,7 @@ The output is written under a temporary name and renamed into place only when co
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,12 +16,14 @@ from pathlib import Path
 
 from ..errors import InputError, OptionError
 from ..io import VIDEO_SUFFIXES, EncodeOptions, check_output_path, open_reader, open_writer
-from ..io.encoding import pixel_bits
+from ..io.encoding import pixel_bits, resolve
+from ..io.formats import is_folder_output
 from ..pipelines.frames import make_interpolator
 from ..pipelines.interpolate import InterpolationStats
 from ..scenes import SceneDetector
 from ..timebase import format_rate, parse_rate
 from ..timing import output_frame_count, resolve_output_rate
+from .options import check_start, encode_options, stretch_bounds
 from .overlap import BackgroundWriter, prefetch
 from .progress import progress_reporter
 
@@ -72,6 +75,8 @@ def interpolate_video(
     scene_threshold: float | None = 0.15,
     dedup: int = 3,
     audio: bool = True,
+    start=None,
+    duration=None,
     progress: bool | Callable[[int, int | None], None] = False,
 ) -> JobResult:
     """Write ``input`` (a video file or a folder of frames) at a new frame rate.
@@ -81,7 +86,9 @@ def interpolate_video(
     the weights hold one (``refine=False``: not) and refined by the diffusion model for ``steps``
     sampler steps (``None``: 4 when the weights hold a diffusion model, else 0). ``scene_threshold=None`` turns off scene-cut
     detection; ``dedup`` is the longest run of identical frames treated as an animation hold
-    (1 turns it off). ``progress`` is ``True`` for a tqdm bar or a callable
+    (1 turns it off). ``start``/``duration`` (seconds, ``2.5`` or ``"00:01:02.5"``) convert just
+    that stretch, from the first frame at or after ``start``; the output starts at time 0 and
+    its audio is cut to match. ``progress`` is ``True`` for a tqdm bar or a callable
     ``(done, total)``. Returns a :class:`JobResult`.
     """
     import time
@@ -97,10 +104,12 @@ def interpolate_video(
         raise OptionError(f"--dedup must be a whole number >= 1, got {dedup!r}")
     if crf is not None and not 0 <= crf <= 63:
         raise OptionError(f"--crf must be between 0 and 63, got {crf}")
+    first, stop = stretch_bounds(start, duration)
 
     started = time.perf_counter()
-    with open_reader(source, input_fps=in_fps) as reader:
+    with open_reader(source, input_fps=in_fps, start=first, end=stop) as reader:
         info = reader.info
+        check_start(source, info, first)
         rate = resolve_output_rate(out_fps, multi, info.fps)
         target = Path(output) if output is not None else default_output_path(source, rate)
         target = check_output_path(target, inputs=[source], overwrite=overwrite)
@@ -109,25 +118,38 @@ def interpolate_video(
             steps=steps, weights=weights, device=device, seed=seed, sampler=sampler,
             refine=refine, detector=detector, max_dup_run=dedup,
         )
-        options = _encode_options(target, codec, crf, preset, pix_fmt)
+        options = encode_options(target, codec, crf, preset, pix_fmt)
         total = None
         if info.duration is not None:
-            total = output_frame_count(info.duration, rate)
+            length = info.duration - (first or 0)
+            if stop is not None:
+                length = min(length, stop - (first or 0))
+            total = output_frame_count(length, rate)
         report = progress_reporter(progress, total, target.name)
-        writer = open_writer(
-            target, rate, (info.width, info.height), options=options,
-            source=source if (audio and not info.is_folder) else None,
-            time_origin=info.start_time, overwrite=overwrite, source_pix_fmt=info.pix_fmt,
-        )
-        reader.deep = keeps_depth(writer, info.pix_fmt)
-        with writer, BackgroundWriter(writer.write) as put:
-            done = 0
-            for image in interp.run(prefetch(reader), rate, lambda: reader.end_time):
-                put(image)
-                done += 1
-                report(done)
-            if interp.stats.input_frames < 1:
-                raise InputError(f"{source} has no frames to interpolate")
+        reader.deep = keeps_depth(target, options, info.pix_fmt)
+        fetched = prefetch(reader)
+        try:
+            head = next(fetched, None)  # the stretch's first frame: the audio's time origin
+            if head is None:
+                raise OptionError(
+                    f"--start {float(first):g} s is beyond the end of {str(source)!r}"
+                )
+            frames = itertools.chain([head], fetched)
+            with open_writer(
+                target, rate, (info.width, info.height), options=options,
+                source=source if (audio and not info.is_folder) else None,
+                time_origin=head.time if first else info.start_time, overwrite=overwrite,
+                source_pix_fmt=info.pix_fmt,
+            ) as writer, BackgroundWriter(writer.write) as put:
+                done = 0
+                for image in interp.run(frames, rate, lambda: reader.end_time):
+                    put(image)
+                    done += 1
+                    report(done)
+                if interp.stats.input_frames < 1:
+                    raise InputError(f"{source} has no frames to interpolate")
+        finally:
+            fetched.close()  # stops the decode thread before the reader closes
         report(None)
     refined = getattr(interp.motion, "refiner", None) is not None
     return JobResult(
@@ -135,24 +157,15 @@ def interpolate_video(
     )
 
 
-def keeps_depth(writer, source_pix_fmt: str | None) -> bool:
-    """Whether frames should be decoded deep (uint16) for ``writer``: the source has more than 8
-    bits per component and the output stores more than 8 (a PNG folder stores 16). Warns, in one
-    line, when the output must reduce the source."""
+def keeps_depth(target: Path, options: EncodeOptions, source_pix_fmt: str | None) -> bool:
+    """Whether frames should be decoded deep (uint16) for output ``target``: the source has more
+    than 8 bits per component and the output stores more than 8 (a PNG folder stores 16). Warns,
+    in one line, when the output must reduce the source."""
     if pixel_bits(source_pix_fmt) <= 8:
         return False
-    settings = getattr(writer, "settings", None)
-    if settings is None:  # a PNG folder: 16-bit PNG
+    if is_folder_output(target):  # 16-bit PNG
         return True
+    settings = resolve(target.suffix, options, source_pix_fmt)
     if settings.note:
         warnings.warn(settings.note, stacklevel=2)
     return pixel_bits(settings.pix_fmt) > 8
-
-
-def _encode_options(target: Path, codec, crf, preset, pix_fmt) -> EncodeOptions:
-    given = {
-        k: v
-        for k, v in {"codec": codec, "crf": crf, "preset": preset, "pix_fmt": pix_fmt}.items()
-        if v is not None
-    }
-    return EncodeOptions(**given)
