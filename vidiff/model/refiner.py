@@ -35,6 +35,7 @@ from torch import Tensor, nn
 
 from ..errors import OptionError
 from ..motion.warp import backward_warp
+from .tiling import TilePlan, run_tiled
 
 
 @dataclass(frozen=True)
@@ -103,12 +104,15 @@ class Refiner(nn.Module):
         nn.init.zeros_(self.head.bias)
 
     def forward(
-        self, frame0: Tensor, frame1: Tensor, flow_t0: Tensor, flow_t1: Tensor, t: Tensor | float
+        self, frame0: Tensor, frame1: Tensor, flow_t0: Tensor, flow_t1: Tensor, t: Tensor | float,
+        plan: TilePlan | None = None,
     ) -> dict[str, Tensor]:
         """Refined frame at ``t`` and its parts (see module docstring); every tensor ``b c h w``.
 
         ``t`` is a float or a ``(b,)`` tensor in (0, 1). Keys: ``frame`` (not clamped), ``mu``
         (the unrefined time-weighted blend), ``flow_t0``, ``flow_t1``, ``weight0``, ``residual``.
+        ``plan`` (:mod:`.tiling`) runs the U-Net tile by tile to bound its memory; the warps
+        sample the whole frames (a flow may point anywhere), so only the network is tiled.
         """
         cfg = self.config
         b, _, h, w = frame0.shape
@@ -121,7 +125,7 @@ class Refiner(nn.Module):
              s.expand(b, 1, h, w)],
             dim=1,
         )
-        out = self._net(x)
+        out = self._net(x) if plan is None else run_tiled(lambda _, xt: self._net(xt), [x], plan)
         d0 = out[:, 0:2] * cfg.flow_correction
         d1 = out[:, 2:4] * cfg.flow_correction
         flow_t0, flow_t1 = flow_t0 + d0, flow_t1 + d1
