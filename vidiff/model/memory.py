@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
 
 import torch
 
@@ -26,12 +27,12 @@ from .tiling import TilePlan, plan_tiles, single_plan
 
 # BEGIN MEASURED: bytes per pixel (per frame seen at once); tools/measure_memory.py --write
 COSTS = {
-    "refiner_tile": 600,
-    "refiner_frame": 400,
-    "denoiser_tile": 400,
-    "denoiser_frame": 100,
+    "refiner_tile": 551,
+    "refiner_frame": 346,
+    "denoiser_tile": 34,
+    "denoiser_frame": 140,
 }
-MEASURED = "not yet measured"
+MEASURED = '2026-11-30, cpu, torch 2.13.0+cpu: python tools/measure_memory.py --device cpu --write'
 # END MEASURED
 
 FIXED = 64 * 2**20  # weights, workspaces and allocator slack not proportional to pixels
@@ -45,10 +46,25 @@ DENOISER_TILING = {"overlap": 128, "margin": 32, "multiple": 64}
 statistics instead of the frame's, so it matches untiled less exactly than the refiner."""
 
 
-def check_budget(value, name: str = "max_memory") -> int | None:
-    """``None`` (the device's default) or a whole number of bytes >= :data:`MIN_BUDGET`."""
-    if value is None:
-        return None
+@dataclass(frozen=True)
+class Budget:
+    """Bytes one model call may hold. ``strict=False`` marks a default the user did not ask for:
+    a frame whose whole-frame tensors alone exceed it gets the smallest tiles instead of an
+    error (an explicit ``--max-memory`` that cannot be met is an error that says what would)."""
+
+    bytes: int
+    strict: bool = True
+
+    def share(self, calls: int) -> Budget:
+        """The budget of one of ``calls`` model calls running at once."""
+        return Budget(self.bytes // max(1, int(calls)), self.strict)
+
+
+def check_budget(value, name: str = "max_memory") -> int | Budget | None:
+    """``None`` (the device's default), a :class:`Budget`, or a whole number of bytes >=
+    :data:`MIN_BUDGET`."""
+    if value is None or isinstance(value, Budget):
+        return value
     if isinstance(value, bool) or not isinstance(value, int):
         raise OptionError(f"{name} must be a whole number of bytes, got {value!r}")
     if value < MIN_BUDGET:
@@ -94,12 +110,15 @@ def available_ram() -> int:
 
 
 def plan_for(
-    part: str, height: int, width: int, frames: int, budget: int | None, costs=None
+    part: str, height: int, width: int, frames: int, budget: int | Budget | None, costs=None
 ) -> TilePlan:
     """The tiles ``part`` ("refiner" or "denoiser") needs for ``frames`` frames of
-    ``height x width`` within ``budget`` bytes (``None``: no limit, one tile)."""
+    ``height x width`` within ``budget`` (bytes, strict; ``None``: no limit, one tile)."""
     if budget is None:
         return single_plan(height, width)
+    if not isinstance(budget, Budget):
+        budget = Budget(budget)
+    strict, budget = budget.strict, budget.bytes
     costs = costs or COSTS
     tiling = REFINER_TILING if part == "refiner" else DENOISER_TILING
     tile_cost, frame_cost = costs[f"{part}_tile"] * frames, costs[f"{part}_frame"] * frames
@@ -109,7 +128,9 @@ def plan_for(
         return single_plan(height, width)
     least = tiling["overlap"] + max(tiling["multiple"], 2 * tiling["margin"])
     least = -(-least // tiling["multiple"]) * tiling["multiple"]
-    if pixels < least * least:
+    if pixels < least * least and not strict:  # the frame alone is over: tiles of a quarter
+        pixels = max(least * least, budget // 4 // tile_cost)
+    elif pixels < least * least:
         need = FIXED + frame_cost * height * width + tile_cost * least * least
         raise OptionError(
             f"--max-memory {format_bytes(budget)} is too small for the {part} on "

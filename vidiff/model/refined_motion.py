@@ -7,7 +7,7 @@ separable parts. Times strictly inside (0, 1) are refined; 0 and 1 return the in
 outside (extrapolation, used by ``vidiff generate``) get the plain motion estimate, because the
 refiner is trained on interpolation only.
 
-``max_memory`` (bytes for one call; see :mod:`.memory`) runs the refiner's U-Net in overlapping
+``max_memory`` (bytes for one call, or a :class:`.memory.Budget`) runs the refiner's U-Net in overlapping
 tiles when a frame would not fit (:mod:`.tiling`); ``None`` runs whole frames.
 """
 
@@ -31,7 +31,7 @@ class RefinedMotion:
 
     def __init__(
         self, refiner: Refiner, motion: FlowMotion | None = None, ensemble: bool = False,
-        max_memory: int | None = None,
+        max_memory=None,
     ):
         # channels-last: oneDNN's convolutions run 1.5-2x faster in it on the CPU (720p, measured)
         self.refiner = refiner.eval().to(memory_format=torch.channels_last)

@@ -51,13 +51,14 @@ class Model:
     denoiser: object | None = None
     steps: int = 0
     weights: Path | None = None
-    max_memory: int | None = None  # bytes for all concurrent model calls together
+    max_memory: object | None = None  # vidiff.model.memory.Budget: all concurrent calls together
 
-    def call_budget(self, concurrent: int = 1) -> int | None:
-        """The budget of one model call when ``concurrent`` calls run at once."""
+    def call_budget(self, concurrent: int = 1):
+        """The :class:`~vidiff.model.memory.Budget` of one model call when ``concurrent`` calls
+        run at once (``None``: no limit)."""
         if self.max_memory is None:
             return None
-        return self.max_memory // max(1, int(concurrent))
+        return self.max_memory.share(concurrent)
 
     def motion(self, base=None, budget: int | None = None):
         """The motion estimator to use: ``base`` (FlowMotion by default), refined if we can;
@@ -112,7 +113,7 @@ def resolve_model(
     Explicit steps or ``refine=True`` without weights that hold that part are errors.
     """
     from ..model import SAMPLERS, load_refiner, load_weights, read_parts
-    from ..model.memory import check_budget, default_budget
+    from ..model.memory import Budget, check_budget, default_budget
 
     if steps is not None and (isinstance(steps, bool) or int(steps) != steps or steps < 0):
         raise OptionError(f"--steps must be a whole number >= 0, got {steps!r}")
@@ -124,7 +125,9 @@ def resolve_model(
         raise OptionError(f"refine must be None, True or False, got {refine!r}")
     budget = check_budget(max_memory, "--max-memory")
     if budget is None:
-        budget = default_budget(device)
+        budget = Budget(default_budget(device), strict=False)
+    elif not isinstance(budget, Budget):
+        budget = Budget(budget)
     wanted = steps != 0 or refine is not False
     path = Path(weights) if weights is not None else default_weights_path()
     parts: tuple[str, ...] = ()
