@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -175,3 +176,34 @@ def test_cli_rejects_bad_sizes_in_one_line(tmp_path):
         )
         assert proc.returncode == 2
         assert proc.stderr.count("\n") == 1 and message in proc.stderr
+
+
+def test_cli_max_memory_tiles_the_refiner_and_matches_whole_frames(tmp_path, capsys):
+    """``vidiff interpolate --max-memory`` end to end: a budget that forces tiles gives the frames
+    of an unbounded run (to within a level of 8-bit rounding), and one that cannot be met is one
+    line naming the total it needs."""
+    import cv2
+    from media import pattern_frame, write_png_folder
+
+    from vidiff.cli import main
+    from vidiff.model import save_weights
+
+    weights = save_weights(tmp_path / "r.safetensors", None, refiner=perturbed_refiner())
+    size = (400, 304)
+    folder = write_png_folder(tmp_path / "in", [pattern_frame(i, size) for i in range(3)])
+    h, w = size[1], size[0]
+    assert not plan_for("refiner", h, w, 1, Budget(260 * 2**20).share(2)).single
+    outs = []
+    for name, extra in (("whole", ["--max-memory", "100G"]), ("tiled", ["--max-memory", "260M"])):
+        args = ["interpolate", str(folder), "--input-fps", "12", "--multi", "2", "--steps", "0",
+                "--weights", str(weights), "-o", str(tmp_path / name), "-q", *extra]
+        assert main(args) == 0
+        outs.append([cv2.imread(str(p)) for p in sorted((tmp_path / name).iterdir())])
+    assert len(outs[0]) == len(outs[1]) == 6
+    for a, b in zip(*outs):
+        assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+    code = main(["interpolate", str(folder), "--input-fps", "12", "--multi", "2", "--steps", "0",
+                 "--weights", str(weights), "-o", str(tmp_path / "x"), "-q", "--max-memory", "160M"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--max-memory 160M is too small" in err and "needs at least" in err

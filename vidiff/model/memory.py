@@ -54,10 +54,12 @@ class Budget:
 
     bytes: int
     strict: bool = True
+    calls: int = 1  # model calls that share the user's budget (segments made at once)
 
     def share(self, calls: int) -> Budget:
         """The budget of one of ``calls`` model calls running at once."""
-        return Budget(self.bytes // max(1, int(calls)), self.strict)
+        calls = max(1, int(calls))
+        return Budget(self.bytes // calls, self.strict, self.calls * calls)
 
 
 def check_budget(value, name: str = "max_memory") -> int | Budget | None:
@@ -118,7 +120,7 @@ def plan_for(
         return single_plan(height, width)
     if not isinstance(budget, Budget):
         budget = Budget(budget)
-    strict, budget = budget.strict, budget.bytes
+    strict, calls, budget = budget.strict, budget.calls, budget.bytes
     costs = costs or COSTS
     tiling = REFINER_TILING if part == "refiner" else DENOISER_TILING
     tile_cost, frame_cost = costs[f"{part}_tile"] * frames, costs[f"{part}_frame"] * frames
@@ -132,9 +134,10 @@ def plan_for(
         pixels = max(least * least, budget // 4 // tile_cost)
     elif pixels < least * least:
         need = FIXED + frame_cost * height * width + tile_cost * least * least
+        shared = f" ({calls} frames made at once)" if calls > 1 else ""
         raise OptionError(
-            f"--max-memory {format_bytes(budget)} is too small for the {part} on "
-            f"{width}x{height} frames: it needs at least {format_bytes(need)}"
+            f"--max-memory {format_bytes(budget * calls)} is too small for the {part} on "
+            f"{width}x{height} frames{shared}: it needs at least {format_bytes(need * calls)}"
         )
     side = max(least, math.isqrt(pixels))
     tile_h = min(height, side)
