@@ -207,3 +207,14 @@ def test_cli_max_memory_tiles_the_refiner_and_matches_whole_frames(tmp_path, cap
     assert code == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--max-memory 160M is too small" in err and "needs at least" in err
+
+
+@pytest.mark.parametrize("grad", [False, True])  # OpenCV's remap, then grid_sample
+def test_warp_of_a_tile_samples_the_whole_image(grad):
+    from vidiff.motion.warp import backward_warp
+
+    image = torch.rand(1, 3, 40, 56)
+    flow = torch.randn(1, 2, 40, 56) * 6
+    whole = backward_warp(image, flow.requires_grad_(grad))
+    tile = backward_warp(image, flow[..., 8:32, 16:48], (16, 8))
+    assert torch.allclose(tile, whole[..., 8:32, 16:48], atol=1e-5)
