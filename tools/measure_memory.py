@@ -3,7 +3,8 @@
     python tools/measure_memory.py [--device cpu|cuda] [--write]
 
 Four costs, each the slope of the peak memory between two frame sizes (so fixed costs cancel):
-- ``refiner_tile``: the refiner's U-Net alone on a ``1 17 h w`` input, per pixel;
+- ``refiner_tile``: one untiled ``Refiner`` step (warps, the U-Net, the blend) on frames and
+  flows already in memory, per pixel: what a tile of it needs;
 - ``refiner_frame``: ``RefinedMotion.estimate`` with the U-Net tiled at a fixed 256x256 tile, so
   what grows is the whole-frame part (frames, flows, warps, input, blend accumulators);
 - ``denoiser_tile``: one forward of the default diffusion U-Net, per pixel per window frame;
@@ -65,9 +66,10 @@ def measure(part: str, h: int, w: int, device: torch.device) -> int:
         if part.startswith("refiner"):
             refiner = Refiner().eval().to(device)
             if part == "refiner_tile":
-                x = torch.rand(1, 17, h, w, device=device)
-                refiner._net(x[..., :64, :64])  # warm-up: allocator, oneDNN primitives
-                return peak_of(lambda: refiner._net(x), device)
+                f0, f1, flow = (torch.rand(1, c, h, w, device=device) for c in (3, 3, 2))
+                refiner(f0[..., :64, :64], f1[..., :64, :64], flow[..., :64, :64],
+                        -flow[..., :64, :64], 0.5)  # warm-up: allocator, oneDNN primitives
+                return peak_of(lambda: refiner(f0, f1, flow, -flow, 0.5), device)
             f0 = torch.rand(1, 3, h, w, device=device)
             f1 = f0.roll(3, -1)
             plan = plan_tiles(h, w, 256, 256, overlap=64, margin=16)
@@ -95,6 +97,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--write", action="store_true", help="store the costs in memory.py")
+    parser.add_argument("--parts", default=",".join(PER_FRAME),
+                        help="costs to measure (the others keep their stored values)")
     parser.add_argument("--child", nargs=3, metavar=("PART", "H", "W"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     device = torch.device(args.device)
@@ -102,8 +106,11 @@ def main(argv=None) -> int:
         part, h, w = args.child[0], int(args.child[1]), int(args.child[2])
         print(json.dumps({"bytes": measure(part, h, w, device)}))
         return 0
-    costs, rows = {}, []
-    for part, per in PER_FRAME.items():
+    from vidiff.model.memory import COSTS
+
+    costs, rows = dict(COSTS), []
+    for part in args.parts.split(","):
+        per = PER_FRAME[part]
         peaks = []
         for h, w in SIZES:
             if device.type == "cuda":

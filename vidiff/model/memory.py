@@ -27,10 +27,10 @@ from .tiling import TilePlan, plan_tiles, single_plan
 
 # BEGIN MEASURED: bytes per pixel (per frame seen at once); tools/measure_memory.py --write
 COSTS = {
-    "refiner_tile": 551,
-    "refiner_frame": 346,
-    "denoiser_tile": 34,
-    "denoiser_frame": 140,
+    "refiner_tile": 582,
+    "refiner_frame": 200,
+    "denoiser_tile": 36,
+    "denoiser_frame": 143,
 }
 MEASURED = '2026-11-30, cpu, torch 2.13.0+cpu: python tools/measure_memory.py --device cpu --write'
 # END MEASURED
