@@ -25,7 +25,6 @@ import json
 import platform
 import sys
 import time
-from contextlib import nullcontext
 from fractions import Fraction
 from pathlib import Path
 
