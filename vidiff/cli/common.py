@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import re
+
+SIZE_UNITS = {"": 1, "B": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
 
 class Parser(argparse.ArgumentParser):
@@ -40,6 +43,25 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: %(default)s)"
     )
+    g.add_argument(
+        "--max-memory", type=memory_size, metavar="SIZE",
+        help="memory the model may use, e.g. 6G or 512M (K, M, G, T: powers of 1024); big "
+        "frames are run in overlapping tiles to fit (default: 60%% of the free memory of a "
+        "GPU, on the CPU half the available RAM up to 4G)",
+    )
+
+
+def memory_size(text: str) -> int:
+    """``6G``, ``512M``, ``1.5G``, ``4096K`` or plain bytes -> bytes (argparse ``type``)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?\s*", str(text), re.IGNORECASE)
+    if not match:
+        raise argparse.ArgumentTypeError(
+            f"must be a size such as 6G, 512M or 1.5G, got {text!r}"
+        )
+    value = int(float(match.group(1)) * SIZE_UNITS[match.group(2).upper()])
+    if value < 64 * 2**20:
+        raise argparse.ArgumentTypeError(f"must be at least 64M, got {text!r}")
+    return value
 
 
 def add_interpolate_options(p: argparse.ArgumentParser) -> None:
@@ -69,7 +91,7 @@ def interpolate_kwargs(args) -> dict:
     return dict(
         fps=args.fps, multi=args.multi, input_fps=args.input_fps, steps=args.steps,
         sampler=args.sampler, device=args.device, weights=args.weights, seed=args.seed,
-        refine=False if args.no_refine else None,
+        refine=False if args.no_refine else None, max_memory=args.max_memory,
         overwrite=args.overwrite, codec=args.codec, crf=args.crf, preset=args.preset,
         pix_fmt=args.pix_fmt,
         scene_threshold=None if args.no_scene_detect else args.scene_threshold,

@@ -107,7 +107,7 @@ def run(args) -> int:
         device=args.device,
         weights=args.weights,
         seed=args.seed,
-        refine=False if args.no_refine else None,
+        refine=False if args.no_refine else None, max_memory=args.max_memory,
         known=args.window_known,
         unknown=args.window_unknown,
         hierarchical=args.hierarchical,

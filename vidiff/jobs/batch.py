@@ -42,10 +42,11 @@ JOB_OPTIONS = {
     "input_fps": None, "steps": None, "sampler": None, "device": "auto", "weights": None,
     "seed": 0, "refine": None, "overwrite": False, "codec": None, "crf": None, "preset": None,
     "pix_fmt": None,
-    "scene_threshold": 0.15, "dedup": 3, "audio": True,
+    "scene_threshold": 0.15, "dedup": 3, "audio": True, "max_memory": None,
 }
-# ... of which these change the output (the rerun key); device and overwrite do not.
-_NOT_IN_KEY = {"device", "overwrite"}
+# ... of which these change the output (the rerun key); device, overwrite and the memory budget
+# (tiles agree with whole frames to within 8-bit rounding) do not. A budget is per job.
+_NOT_IN_KEY = {"device", "overwrite", "max_memory"}
 
 
 @dataclass(frozen=True)

@@ -143,6 +143,7 @@ def generate_video(
     weights=None,
     seed: int = 0,
     refine: bool | None = None,
+    max_memory: int | None = None,
     known: int = 2,
     unknown: int = 4,
     hierarchical: bool = False,
@@ -189,7 +190,7 @@ def generate_video(
         check_output_path(target, inputs=paths, overwrite=overwrite)
     generator = make_generator(
         steps=steps, weights=weights, device=device, seed=seed, sampler=sampler, window=window,
-        refine=refine,
+        refine=refine, max_memory=max_memory,
     )
     warn_identical_samples(generator, samples)
 

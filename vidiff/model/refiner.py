@@ -35,6 +35,7 @@ from torch import Tensor, nn
 
 from ..errors import OptionError
 from ..motion.warp import backward_warp
+from .tiling import TilePlan, run_tiled
 
 
 @dataclass(frozen=True)
@@ -103,21 +104,37 @@ class Refiner(nn.Module):
         nn.init.zeros_(self.head.bias)
 
     def forward(
-        self, frame0: Tensor, frame1: Tensor, flow_t0: Tensor, flow_t1: Tensor, t: Tensor | float
+        self, frame0: Tensor, frame1: Tensor, flow_t0: Tensor, flow_t1: Tensor, t: Tensor | float,
+        plan: TilePlan | None = None,
     ) -> dict[str, Tensor]:
         """Refined frame at ``t`` and its parts (see module docstring); every tensor ``b c h w``.
 
         ``t`` is a float or a ``(b,)`` tensor in (0, 1). Keys: ``frame`` (not clamped), ``mu``
         (the unrefined time-weighted blend), ``flow_t0``, ``flow_t1``, ``weight0``, ``residual``.
+        ``plan`` (:mod:`.tiling`) refines tile by tile to bound the memory, and then returns
+        ``frame`` only: each tile's warps still sample the whole frames (a flow may point
+        anywhere), and everything else is per pixel or inside the U-Net's tile.
         """
+        if plan is not None and not plan.single:
+            def refine_tile(tile, ft0, ft1):
+                return self._refine(frame0, frame1, ft0, ft1, t, tile)["frame"]
+
+            return {"frame": run_tiled(refine_tile, [flow_t0, flow_t1], plan)}
+        return self._refine(frame0, frame1, flow_t0, flow_t1, t)
+
+    def _refine(self, frame0, frame1, flow_t0, flow_t1, t, tile=None) -> dict[str, Tensor]:
+        """:meth:`forward` for the window ``tile`` (``None``: the whole frame) of the flows and
+        outputs; the frames are whole."""
         cfg = self.config
-        b, _, h, w = frame0.shape
+        b, _, h, w = flow_t0.shape
+        at = (tile.x, tile.y) if tile is not None else (0, 0)
         s = torch.as_tensor(t, dtype=frame0.dtype, device=frame0.device).reshape(-1)
         s = s.expand(b).clamp(1e-3, 1 - 1e-3).view(b, 1, 1, 1)
-        warp0, warp1 = backward_warp(frame0, flow_t0), backward_warp(frame1, flow_t1)
+        warp0, warp1 = backward_warp(frame0, flow_t0, at), backward_warp(frame1, flow_t1, at)
         mu = torch.lerp(warp0, warp1, s)
+        crop0, crop1 = (tile.crop(f) if tile is not None else f for f in (frame0, frame1))
         x = torch.cat(
-            [frame0, frame1, warp0, warp1, flow_t0 / cfg.flow_scale, flow_t1 / cfg.flow_scale,
+            [crop0, crop1, warp0, warp1, flow_t0 / cfg.flow_scale, flow_t1 / cfg.flow_scale,
              s.expand(b, 1, h, w)],
             dim=1,
         )
@@ -125,7 +142,7 @@ class Refiner(nn.Module):
         d0 = out[:, 0:2] * cfg.flow_correction
         d1 = out[:, 2:4] * cfg.flow_correction
         flow_t0, flow_t1 = flow_t0 + d0, flow_t1 + d1
-        warp0, warp1 = backward_warp(frame0, flow_t0), backward_warp(frame1, flow_t1)
+        warp0, warp1 = backward_warp(frame0, flow_t0, at), backward_warp(frame1, flow_t1, at)
         weight0 = torch.sigmoid(out[:, 4:5] + torch.log((1 - s) / s))
         residual = out[:, 5:8] * cfg.residual_scale
         frame = warp1 + weight0 * (warp0 - warp1) + residual

@@ -27,6 +27,7 @@ from torch import Tensor
 from ..errors import OptionError
 from .cond import Cond
 from .noise import Generators, randn
+from .tiling import TilePlan, run_tiled
 
 Denoise = Callable[[Tensor, float], Tensor]
 
@@ -119,13 +120,16 @@ def sample(
     generator: Generators = None,
     sigma_max: float | None = None,
     sigma_min: float | None = None,
+    plan: TilePlan | None = None,
 ) -> Tensor:
     """Frames ``(b, 3, t, h, w)`` in [0, 1] for ``cond``'s windows; known frames bit-exact.
 
     ``steps`` noise levels of the Karras schedule (``steps = 0`` returns mu); ``sampler`` a key of
     :data:`SAMPLERS`; ``generator`` None, a generator or one per window (per-window generators make a
     window reproducible whatever the batch it is in). ``sigma_max``/``sigma_min`` default to the
-    model config's. The same seed gives the same frames on the same device.
+    model config's. The same seed gives the same frames on the same device. ``plan``
+    (:mod:`.tiling`, e.g. from :func:`.memory.denoiser_plan`) runs the network tile by tile;
+    the noise is drawn for the whole frame, so a seed gives the same noise tiled or not.
     """
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise OptionError(f"steps must be a non-negative integer, got {steps!r}")
@@ -143,6 +147,23 @@ def sample(
         x = randn(cond.mu.shape, generator, cond.mu.device, cond.mu.dtype) * sigmas[0].item()
         x = x * cond.unknown
         residual = SAMPLERS[sampler](
-            lambda x, sigma: denoiser(x, sigma, cond), x, sigmas, generator=generator
+            tiled_denoise(denoiser, cond, plan), x, sigmas, generator=generator
         )
     return denoiser.to_frames(residual, cond)
+
+
+def tiled_denoise(denoiser, cond: Cond, plan: TilePlan | None) -> Denoise:
+    """``denoise(x, sigma)`` with ``cond`` bound, run tile by tile when ``plan`` has several.
+
+    Each tile keeps its own :class:`Cond` crop for the whole run, so the network's per-run cache
+    (the stem features of mu and the known frames) is computed once per tile, as untiled.
+    """
+    if plan is None or plan.single:
+        return lambda x, sigma: denoiser(x, sigma, cond)
+    conds = [
+        Cond(tile.crop(cond.frames), cond.mask, tile.crop(cond.mu), cond.times)
+        for tile in plan.tiles
+    ]
+    return lambda x, sigma: run_tiled(
+        lambda tile, xt: denoiser(xt, sigma, conds[tile.index]), [x], plan
+    )

@@ -35,12 +35,18 @@ def base_grid(height: int, width: int, device: torch.device, dtype: torch.dtype)
     return torch.stack((gx, gy)).unsqueeze(0)
 
 
-def backward_warp(image: Tensor, flow: Tensor) -> Tensor:
-    """Sample ``image`` (b c h w) at ``pixel + flow`` (b 2 h w, pixels); border padding."""
+def backward_warp(image: Tensor, flow: Tensor, offset: tuple[int, int] = (0, 0)) -> Tensor:
+    """Sample ``image`` (b c h w) at ``pixel + flow`` (b 2 h w, pixels); border padding.
+
+    ``offset`` ``(x0, y0)``: the flow covers only the window of the image whose top-left pixel
+    is ``(x0, y0)`` (a tile; the output has the flow's size); samples still come from anywhere
+    in the whole image."""
     if _use_opencv(image, flow):
-        return _remap_cpu(image, flow)
+        return _remap_cpu(image, flow, offset)
     b, _, h, w = image.shape
-    pos = base_grid(h, w, flow.device, flow.dtype) + flow
+    pos = base_grid(*flow.shape[-2:], flow.device, flow.dtype) + flow
+    if offset != (0, 0):
+        pos = pos + torch.tensor(offset, device=flow.device, dtype=flow.dtype).view(1, 2, 1, 1)
     # Normalise to [-1, 1] with align_corners=True: x = 0 -> -1, x = w - 1 -> +1.
     scale = torch.tensor(
         [2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)], device=flow.device, dtype=flow.dtype
@@ -58,13 +64,14 @@ def _use_opencv(*tensors: Tensor) -> bool:
     )
 
 
-def _remap_cpu(image: Tensor, flow: Tensor) -> Tensor:
+def _remap_cpu(image: Tensor, flow: Tensor, offset: tuple[int, int] = (0, 0)) -> Tensor:
     """:func:`backward_warp` with ``cv2.remap`` plane by plane (CPU float32, no autograd)."""
-    b, c, h, w = image.shape
+    b, c = image.shape[:2]
+    h, w = flow.shape[-2:]
     src = image.contiguous().numpy()
     fl = flow.numpy()  # strided views are fine: the maps below are fresh arrays
-    xs = np.arange(w, dtype=np.float32)[None, :]
-    ys = np.arange(h, dtype=np.float32)[:, None]
+    xs = np.arange(w, dtype=np.float32)[None, :] + offset[0]
+    ys = np.arange(h, dtype=np.float32)[:, None] + offset[1]
     out = np.empty((b, c, h, w), dtype=np.float32)
     for i in range(b):
         map_x = fl[i, 0] + xs

@@ -36,27 +36,32 @@ def check_image(image, name: str) -> np.ndarray:
 
 def make_interpolator(
     *, steps=None, weights=None, device="auto", seed=0, sampler=None, motion=None, refine=None,
-    **kwargs,
+    max_memory=None, **kwargs,
 ) -> Interpolator:
     """An :class:`Interpolator` with weights resolved (:func:`.weights.resolve_model`): the
     refiner when the weights hold one (``refine=False``: not), and ``steps=None`` diffusion steps
-    by default (4 when the weights hold a diffusion model, else 0)."""
+    by default (4 when the weights hold a diffusion model, else 0). ``max_memory`` (bytes,
+    ``None``: the device's default) is shared by the segments made at once (``workers``)."""
     dev = resolve_device(device)
-    model = resolve_model(steps, weights, dev, sampler, seed, refine)
+    model = resolve_model(steps, weights, dev, sampler, seed, refine, max_memory)
+    budget = model.call_budget(kwargs.get("workers", 2))
     return Interpolator(
-        motion=model.motion(motion), denoiser=model.denoiser, steps=model.steps, sampler=sampler,
-        seed=seed, device=dev, **kwargs,
+        motion=model.motion(motion, budget), denoiser=model.denoiser, steps=model.steps,
+        sampler=sampler, seed=seed, device=dev, max_memory=budget, **kwargs,
     )
 
 
 def interpolate_pair(
     frame0, frame1, times: Sequence[float] = (0.5,), *, steps=None, weights=None,
-    device="auto", seed: int = 0, sampler=None, refine=None,
+    device="auto", seed: int = 0, sampler=None, refine=None, max_memory=None,
 ) -> list[np.ndarray]:
     """Frames at fractional ``times`` in (0, 1) between two frames.
 
     >>> mid, = interpolate_pair(a, b)                  # the middle frame
     >>> thirds = interpolate_pair(a, b, (1/3, 2/3))    # two in-between frames
+
+    ``max_memory``: bytes the model may hold (big frames are tiled to fit; ``None``: a share of
+    the device's free memory).
     """
     a = check_image(frame0, "frame0")
     b = check_image(frame1, "frame1")
@@ -67,7 +72,8 @@ def interpolate_pair(
         if not 0.0 < t < 1.0:
             raise OptionError(f"times must lie strictly between 0 and 1, got {t}")
     interp = make_interpolator(
-        steps=steps, weights=weights, device=device, seed=seed, sampler=sampler, refine=refine
+        steps=steps, weights=weights, device=device, seed=seed, sampler=sampler, refine=refine,
+        max_memory=max_memory, workers=1,
     )
     return interp.between(a, b, times)
 
@@ -75,7 +81,7 @@ def interpolate_pair(
 def interpolate_frames(
     frames: Iterable, *, input_fps=None, fps=None, multi: int | None = None, steps=None,
     weights=None, device="auto", seed: int = 0, sampler=None, times: Sequence | None = None,
-    refine=None,
+    refine=None, max_memory=None,
 ) -> Iterator[np.ndarray]:
     """Stream a sequence of in-memory frames at a new rate (``fps`` or ``multi`` x input).
 
@@ -88,7 +94,8 @@ def interpolate_frames(
         parse_rate(fps, "fps") if fps is not None else None, multi, in_rate
     )
     interp = make_interpolator(
-        steps=steps, weights=weights, device=device, seed=seed, sampler=sampler, refine=refine
+        steps=steps, weights=weights, device=device, seed=seed, sampler=sampler, refine=refine,
+        max_memory=max_memory,
     )
 
     def items():

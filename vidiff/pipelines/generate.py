@@ -84,8 +84,10 @@ class ClipGenerator:
         seed: int = 0,
         device: str | torch.device = "cpu",
         window: WindowConfig | None = None,
+        max_memory: int | None = None,
     ):
         self.device = resolve_device(device)
+        self.max_memory = max_memory  # bytes one window may hold (None: no limit)
         self.motion = motion if motion is not None else FlowMotion()
         self.denoiser = denoiser
         self.steps = int(steps) if denoiser is not None else 0
@@ -128,6 +130,7 @@ class ClipGenerator:
     ) -> list[np.ndarray]:
         from ..model import DEFAULT_SAMPLER, build_cond
         from ..model import sample as run_sampler
+        from ..model.memory import plan_for
 
         known_times, unknown_times = window_times(plan)
         k, u = len(known), len(unknown_times)
@@ -146,6 +149,7 @@ class ClipGenerator:
                 steps=self.steps,
                 sampler=self.sampler or DEFAULT_SAMPLER,
                 generator=window_generator(self.seed, sample, index, self.device),
+                plan=plan_for("denoiser", *frames.shape[-2:], frames.shape[2], self.max_memory),
             )
         else:
             out = cond.mu
@@ -162,12 +166,13 @@ def make_generator(
     motion=None,
     window: WindowConfig | None = None,
     refine=None,
+    max_memory=None,
 ) -> ClipGenerator:
     """A :class:`ClipGenerator` with weights resolved (:func:`.weights.resolve_model`):
     ``steps=None`` means the default (4 sampler steps when the weights hold a diffusion model,
     else 0); the refiner serves the in-between (infill) frames when the weights hold one."""
     dev = resolve_device(device)
-    model = resolve_model(steps, weights, dev, sampler, seed, refine)
+    model = resolve_model(steps, weights, dev, sampler, seed, refine, max_memory)
     return ClipGenerator(
         motion=model.motion(motion),
         denoiser=model.denoiser,
@@ -176,6 +181,7 @@ def make_generator(
         seed=int(seed),
         device=dev,
         window=window,
+        max_memory=model.call_budget(),
     )
 
 

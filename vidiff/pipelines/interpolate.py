@@ -80,6 +80,8 @@ class Interpolator:
     and no scene cut separates them. Each window's noise is seeded from ``seed`` and the index
     of its first output frame, so results do not depend on how the video is split into calls.
     ``workers`` segments are made at once on threads (the results are the same for any number).
+    ``max_memory`` is the bytes one diffusion window may hold (``None``: no limit): bigger
+    frames are sampled in overlapping tiles (:func:`vidiff.model.memory.plan_for`).
     """
 
     def __init__(
@@ -95,6 +97,7 @@ class Interpolator:
         max_dup_run: int = 3,
         context: int = 1,
         workers: int = 2,
+        max_memory: int | None = None,
     ):
         self.device = resolve_device(device)
         self.motion = motion if motion is not None else FlowMotion()
@@ -108,6 +111,7 @@ class Interpolator:
         self.max_dup_run = int(max_dup_run)
         self.context = int(context)
         self.workers = int(workers)
+        self.max_memory = max_memory
         self._cache: deque = deque(maxlen=2 * max(1, self.workers) + 2)
         self._cache_lock = threading.Lock()
         self.stats = InterpolationStats()
@@ -153,6 +157,7 @@ class Interpolator:
 
     def _refine(self, f0, f1, times, before, after, window_seed):
         from ..model import build_cond, sample
+        from ..model.memory import plan_for
 
         known = (
             [(to_tensor(img, self.device), float(t)) for img, t in before]
@@ -171,7 +176,9 @@ class Interpolator:
         generator = torch.Generator(device=self.device).manual_seed(
             (self.seed * 1_000_003 + window_seed) % (2**63)
         )
-        kwargs = {"steps": self.steps, "generator": generator}
+        h, w = frames.shape[-2:]
+        plan = plan_for("denoiser", h, w, frames.shape[2], self.max_memory)
+        kwargs = {"steps": self.steps, "generator": generator, "plan": plan}
         if self.sampler:
             kwargs["sampler"] = self.sampler
         out = sample(self.denoiser, cond, **kwargs)

@@ -8,7 +8,9 @@ variable. A weights file holds a refiner (the learned mean), a diffusion model, 
 
 What runs: the motion estimate, then the refiner when the weights hold one (``refine=False``
 skips it), then the diffusion model for ``steps`` sampler steps when the weights hold one
-(``steps=0`` skips it). An explicit ``--weights PATH`` that cannot be loaded is an error; default
+(``steps=0`` skips it). ``max_memory`` bounds what one model call may hold (bytes; ``None``:
+the device's default, :func:`vidiff.model.memory.default_budget`): big frames are then run in
+overlapping tiles (:mod:`vidiff.model.tiling`). An explicit ``--weights PATH`` that cannot be loaded is an error; default
 weights that are missing or damaged only cost the learned parts: a warning, and the motion
 estimate is used.
 """
@@ -49,9 +51,18 @@ class Model:
     denoiser: object | None = None
     steps: int = 0
     weights: Path | None = None
+    max_memory: object | None = None  # vidiff.model.memory.Budget: all concurrent calls together
 
-    def motion(self, base=None):
-        """The motion estimator to use: ``base`` (FlowMotion by default), refined if we can."""
+    def call_budget(self, concurrent: int = 1):
+        """The :class:`~vidiff.model.memory.Budget` of one model call when ``concurrent`` calls
+        run at once (``None``: no limit)."""
+        if self.max_memory is None:
+            return None
+        return self.max_memory.share(concurrent)
+
+    def motion(self, base=None, budget: int | None = None):
+        """The motion estimator to use: ``base`` (FlowMotion by default), refined if we can;
+        ``budget``: bytes for one refiner call (default: :meth:`call_budget`)."""
         from ..motion import FlowMotion
 
         base = base if base is not None else FlowMotion()
@@ -59,7 +70,8 @@ class Model:
             return base
         from ..model.refined_motion import RefinedMotion
 
-        return RefinedMotion(self.refiner, base)
+        budget = budget if budget is not None else self.call_budget()
+        return RefinedMotion(self.refiner, base, max_memory=budget)
 
     @property
     def description(self) -> str:
@@ -90,14 +102,18 @@ def load_denoiser(weights: str | Path | None, device: torch.device):
         return None
 
 
-def resolve_model(steps, weights, device: torch.device, sampler=None, seed=0, refine=None) -> Model:
+def resolve_model(
+    steps, weights, device: torch.device, sampler=None, seed=0, refine=None, max_memory=None
+) -> Model:
     """Check the model options and load what they ask for.
 
+    ``max_memory``: bytes the model may hold (``None``: the device's default budget).
     ``steps=None``: :data:`DEFAULT_STEPS` when the weights hold a diffusion model, else 0.
     ``refine=None``: use the refiner when the weights hold one; ``True`` requires it.
     Explicit steps or ``refine=True`` without weights that hold that part are errors.
     """
     from ..model import SAMPLERS, load_refiner, load_weights, read_parts
+    from ..model.memory import Budget, check_budget, default_budget
 
     if steps is not None and (isinstance(steps, bool) or int(steps) != steps or steps < 0):
         raise OptionError(f"--steps must be a whole number >= 0, got {steps!r}")
@@ -107,6 +123,11 @@ def resolve_model(steps, weights, device: torch.device, sampler=None, seed=0, re
         raise OptionError(f"--seed must be a whole number, got {seed!r}")
     if refine not in (None, True, False):
         raise OptionError(f"refine must be None, True or False, got {refine!r}")
+    budget = check_budget(max_memory, "--max-memory")
+    if budget is None:
+        budget = Budget(default_budget(device), strict=False)
+    elif not isinstance(budget, Budget):
+        budget = Budget(budget)
     wanted = steps != 0 or refine is not False
     path = Path(weights) if weights is not None else default_weights_path()
     parts: tuple[str, ...] = ()
@@ -136,5 +157,7 @@ def resolve_model(steps, weights, device: torch.device, sampler=None, seed=0, re
         if weights is not None:
             raise
         warnings.warn(f"{exc}; using the motion estimate alone", stacklevel=2)
-        return Model()
-    return Model(refiner, denoiser, int(steps), path if (refiner or denoiser) else None)
+        return Model(max_memory=budget)
+    return Model(
+        refiner, denoiser, int(steps), path if (refiner or denoiser) else None, max_memory=budget
+    )
