@@ -69,7 +69,11 @@ def blend_warped(
         return backward_warp(frame1, flow_t1)
     if isinstance(weight0, float) and isinstance(weight1, float):
         share = weight1 / (weight0 + weight1)
-        return torch.lerp(backward_warp(frame0, flow_t0), backward_warp(frame1, flow_t1), share)
+        warped0 = backward_warp(frame0, flow_t0)
+        warped1 = backward_warp(frame1, flow_t1)
+        if warped0.requires_grad or warped1.requires_grad:
+            return torch.lerp(warped0, warped1, share)
+        return warped0.lerp_(warped1, share)  # fresh tensors: blend in place
     warped0 = backward_warp(frame0, flow_t0)
     warped1 = backward_warp(frame1, flow_t1)
     return (weight0 * warped0 + weight1 * warped1) / (weight0 + weight1)

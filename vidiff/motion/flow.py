@@ -183,14 +183,18 @@ class FlowMotion:
                 outputs[i] = frame0
             elif t == 1.0:
                 outputs[i] = frame1
-        if any(o is None for o in outputs):
-            f0, f1 = frame0.float(), frame1.float()
-            field = self._motion_field(f0, f1)
-            for i, t in enumerate(times):
-                if outputs[i] is None:
-                    est = self._at_time(f0, f1, field, t)
-                    outputs[i] = est.clamp(0.0, 1.0).to(frame0.dtype)
-        return torch.stack(outputs, dim=2)
+        b, c, h, w = frame0.shape
+        out = frame0.new_empty((b, c, len(times), h, w))
+        field = None
+        for i, t in enumerate(times):  # each estimate goes straight into the output
+            if outputs[i] is not None:
+                out[:, :, i] = outputs[i]
+                continue
+            if field is None:
+                f0, f1 = frame0.float(), frame1.float()
+                field = self._motion_field(f0, f1)
+            out[:, :, i] = self._at_time(f0, f1, field, t).clamp_(0.0, 1.0)
+        return out
 
     @torch.no_grad()
     def full_flows(self, frame0: Tensor, frame1: Tensor) -> Tensor:
@@ -261,7 +265,8 @@ def resize(image: Tensor, h: int, w: int) -> Tensor:
     if image.device.type == "cpu" and image.dtype == torch.float32 and not image.requires_grad:
         # OpenCV's bilinear resize uses the same half-pixel convention and is ~15x faster here.
         hwc = rearrange(image, "b c h w -> b h w c").contiguous().numpy()
-        out = np.stack([_cv_resize(x, w, h) for x in hwc])
+        parts = [_cv_resize(x, w, h) for x in hwc]
+        out = parts[0][None] if len(parts) == 1 else np.stack(parts)  # no copy for one frame
         return rearrange(torch.from_numpy(out), "b h w c -> b c h w")
     return F.interpolate(image, size=(h, w), mode="bilinear", align_corners=False)
 
@@ -285,4 +290,5 @@ def upsample_flow(flow: Tensor, h: int, w: int, flow_channels: int = 2) -> Tenso
     scale = torch.ones(flow.shape[1], dtype=flow.dtype, device=flow.device)
     scale[0:flow_channels:2] = w / fw
     scale[1:flow_channels:2] = h / fh
-    return resize(flow, h, w) * scale.view(1, -1, 1, 1)
+    out = resize(flow, h, w)  # a fresh tensor: scaled in place (one frame-sized buffer, not two)
+    return out.mul_(scale.view(1, -1, 1, 1)) if not out.requires_grad else out * scale.view(1, -1, 1, 1)

@@ -73,9 +73,11 @@ def _remap_cpu(image: Tensor, flow: Tensor, offset: tuple[int, int] = (0, 0)) ->
     xs = np.arange(w, dtype=np.float32)[None, :] + offset[0]
     ys = np.arange(h, dtype=np.float32)[:, None] + offset[1]
     out = np.empty((b, c, h, w), dtype=np.float32)
+    map_x = np.empty((h, w), dtype=np.float32)
+    map_y = np.empty((h, w), dtype=np.float32)
     for i in range(b):
-        map_x = fl[i, 0] + xs
-        map_y = fl[i, 1] + ys
+        np.add(fl[i, 0], xs, out=map_x)
+        np.add(fl[i, 1], ys, out=map_y)
         for ch in range(c):
             cv2.remap(
                 src[i, ch], map_x, map_y, cv2.INTER_LINEAR, dst=out[i, ch],

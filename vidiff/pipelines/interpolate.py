@@ -66,7 +66,7 @@ def to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
 def to_image(frame: torch.Tensor, dtype=np.uint8) -> np.ndarray:
     """float ``3 h w`` in [0, 1] -> ``dtype`` (uint8 or uint16) ``h w 3`` on the CPU."""
     dtype = np.dtype(dtype)
-    out = frame.detach().clamp(0, 1).mul(_MAX[dtype]).round_()
+    out = frame.detach().clamp(0, 1).mul_(_MAX[dtype]).round_()  # one float buffer
     out = out.to(torch.uint8 if dtype == np.uint8 else torch.int32)
     return np.ascontiguousarray(out.permute(1, 2, 0).cpu().numpy().astype(dtype, copy=False))
 
