@@ -23,7 +23,6 @@ from ..pipelines.interpolate import InterpolationStats
 from ..scenes import SceneDetector
 from ..timebase import format_rate, parse_rate
 from ..timing import output_frame_count, resolve_output_rate
-from .heap import Trimmer
 from .options import check_start, encode_options, stretch_bounds
 from .overlap import BackgroundWriter, prefetch
 from .progress import progress_reporter
@@ -146,12 +145,10 @@ def interpolate_video(
                 source_pix_fmt=info.pix_fmt,
             ) as writer, BackgroundWriter(writer.write) as put:
                 done = 0
-                trim = Trimmer()
                 for image in interp.run(frames, rate, lambda: reader.end_time):
                     put(image)
                     done += 1
                     report(done)
-                    trim.tick()
                 if interp.stats.input_frames < 1:
                     raise InputError(f"{source} has no frames to interpolate")
         finally:

@@ -21,7 +21,7 @@ class _Failure:
         self.exc = exc
 
 
-def prefetch(items: Iterable, depth: int = 8) -> Iterator:
+def prefetch(items: Iterable, depth: int = 4) -> Iterator:
     """Iterate ``items`` on a background thread, up to ``depth`` items ahead."""
     q: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
@@ -67,7 +67,7 @@ class BackgroundWriter:
     exception drops what is still queued.
     """
 
-    def __init__(self, write: Callable[[object], None], depth: int = 8):
+    def __init__(self, write: Callable[[object], None], depth: int = 4):
         self._write = write
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._stop = threading.Event()

@@ -60,7 +60,9 @@ def to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
     if image.dtype == np.uint16:  # torch has no uint16 arithmetic on every device
         image = image.astype(np.int32)
     t = torch.from_numpy(np.ascontiguousarray(image)).to(device)
-    return t.permute(2, 0, 1).unsqueeze(0).float().div_(scale)
+    # planar before the float conversion: a float copy of the h w c layout would be copied again
+    # (to planar) by every warp of the frame
+    return t.permute(2, 0, 1).contiguous().unsqueeze(0).float().div_(scale)
 
 
 def to_image(frame: torch.Tensor, dtype=np.uint8) -> np.ndarray:
@@ -112,7 +114,8 @@ class Interpolator:
         self.context = int(context)
         self.workers = int(workers)
         self.max_memory = max_memory
-        self._cache: deque = deque(maxlen=2 * max(1, self.workers) + 2)
+        # each key serves the two segments around it; workers + 1 segments are in flight
+        self._cache: deque = deque(maxlen=max(1, self.workers) + 2)
         self._cache_lock = threading.Lock()
         self.stats = InterpolationStats()
 
