@@ -23,7 +23,10 @@ def start_batch(src: Path, out: Path, *extra: str) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     cmd = [sys.executable, "-m", "vidiff", "batch", str(src), "-o", str(out), "--multi", "2",
            "--steps", "0", "-q", *extra]
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # Ctrl-C must reach the batch even when the tests run in a background job, where the shell
+    # starts every process with SIGINT ignored (and Python then installs no handler for it)
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def wait_for_first_output(proc: subprocess.Popen, out: Path, timeout: float = 120) -> None:

@@ -341,8 +341,8 @@ def _run(runner, tasks, device_list, retry, manifest, entries, progress, out) ->
                 started_at = _now()
                 record = {**base, "status": "started", "attempt": task.attempt,
                           "device": device, "started_at": started_at}
-                manifest.append(record)
-                unfinished[task.rel] = record
+                unfinished[task.rel] = record  # first: a Ctrl-C during the append still
+                manifest.append(record)  # finds it and records the file as cancelled
                 (out / base["output"]).parent.mkdir(parents=True, exist_ok=True)
                 handle = runner.start(task, device)
                 running[handle] = (task, base, device, started_at)
