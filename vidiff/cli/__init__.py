@@ -36,12 +36,12 @@ def _limit_malloc_arenas() -> None:
 
     Every frame passes through a few buffers of several MiB (float frames, flows, warps). By
     default glibc raises its mmap threshold past such sizes after the first one is freed and
-    serves the rest from its heaps, where freed buffers between live ones stay resident: peak
-    memory then grows with clip length (720p 24 -> 60: 880 MiB for 10 s, 960 MiB for 30 s).
-    A fixed 4 MiB threshold gives every buffer that large its own mapping, returned when freed
-    (791 / 800 MiB), and two arenas keep the smaller allocations of the decode, encode and worker
-    threads together. (A 1 MiB threshold also mapped every uint8 frame and cost 5-15 s of page
-    faults on a 4 s 720p clip.) Linux/glibc only; a no-op elsewhere.
+    serves the rest from its heaps, where freed buffers between live ones stay resident, and
+    peak memory grows with clip length. A fixed 4 MiB threshold gives every buffer that large
+    its own mapping, returned when freed, and two arenas keep the smaller allocations of the
+    decode, encode and worker threads together (figures: the README's memory table,
+    ``tools/benchmark.py --memory``). A 1 MiB threshold also mapped every uint8 frame and cost
+    5-15 s of page faults on a 4 s 720p clip. Linux/glibc only; a no-op elsewhere.
     """
     if not sys.platform.startswith("linux"):
         return
