@@ -130,3 +130,33 @@ def test_bad_arguments_raise_option_errors():
         FlowMotion().estimate(a, a, [])
     with pytest.raises(OptionError, match="preset"):
         FlowMotionConfig(preset="slow")
+
+
+def test_estimates_one_at_a_time_are_the_estimate_from_one_flow(monkeypatch):
+    from vidiff.motion import estimates
+
+    motion = FlowMotion()
+    a, b = to_tensor(translating(0.0)), to_tensor(translating(1.0))
+    times = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.5]
+    whole = motion.estimate(a, b, times)
+    calls = []
+    flow_pair = motion.flow_pair
+    monkeypatch.setattr(motion, "flow_pair", lambda *x: calls.append(1) or flow_pair(*x))
+    one_by_one = list(estimates(motion, a, b, times))
+    assert len(calls) == 1  # the flows once, however many times
+    assert len(one_by_one) == len(times)
+    for i, frame in enumerate(one_by_one):
+        assert frame.shape == (1, 3, SIZE[1], SIZE[0])
+        assert torch.equal(frame, whole[:, :, i])
+
+
+def test_estimates_falls_back_to_slices_of_estimate():
+    from vidiff.motion import estimates
+
+    class Blend:  # an estimator with estimate() only
+        def estimate(self, f0, f1, times):
+            return torch.stack([torch.lerp(f0, f1, t) for t in times], dim=2)
+
+    a, b = to_tensor(translating(0.0)), to_tensor(translating(1.0))
+    out = list(estimates(Blend(), a, b, [0.25, 0.75]))
+    assert len(out) == 2 and torch.allclose(out[1], torch.lerp(a, b, 0.75))

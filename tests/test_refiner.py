@@ -238,3 +238,36 @@ def test_shipped_refiner_configs_load_and_bad_keys_are_named(tmp_path):
     bad.write_text("[train]\nlearning_rate = 1\n")
     with pytest.raises(OptionError, match="learning_rate"):
         load_refiner_config(bad)
+
+
+def test_no_harm_term_costs_only_pixels_made_worse_than_mu():
+    from vidiff.train.refine_loop import charbonnier, refiner_loss
+
+    target = torch.zeros(1, 3, 4, 4)
+    mu = torch.full_like(target, 0.2)
+    better = {"frame": torch.full_like(target, 0.1), "mu": mu}
+    worse = {"frame": torch.full_like(target, 0.3), "mu": mu}
+    # better than mu everywhere: the term adds nothing
+    assert refiner_loss(better, target, 1.0) == pytest.approx(float(charbonnier(better["frame"], target)))
+    # worse by 0.1 everywhere: the term adds no_harm * 0.1
+    plain = float(charbonnier(worse["frame"], target))
+    assert refiner_loss(worse, target, 2.0) == pytest.approx(plain + 0.2, abs=1e-6)
+    assert refiner_loss(worse, target, 0.0) == pytest.approx(plain)
+
+
+def test_refined_estimates_one_at_a_time_match_the_estimate():
+    torch.manual_seed(0)
+    f0, f1 = frames_pair()
+    refiner = Refiner(RefinerConfig.tiny())
+    with torch.no_grad():
+        refiner.head.weight.normal_(0, 0.05)  # a refiner that changes things
+    refined = RefinedMotion(refiner, FlowMotion())
+    times = [0.0, 0.25, 1.5, 0.5, -0.5, 1.0]
+    whole = refined.estimate(f0, f1, times)
+    parts = list(refined.estimates(f0, f1, times))
+    assert len(parts) == len(times)
+    for i, frame in enumerate(parts):
+        assert torch.allclose(frame, whole[:, :, i])
+    plain = FlowMotion().estimate(f0, f1, [1.5, -0.5])
+    assert torch.allclose(parts[2], plain[:, :, 0], atol=2e-3)  # outside (0, 1): not refined
+    assert not torch.allclose(parts[1], FlowMotion().estimate(f0, f1, [0.25])[:, :, 0], atol=1e-3)

@@ -13,7 +13,7 @@ tiles when a frame would not fit (:mod:`.tiling`); ``None`` runs whole frames.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch import Tensor
@@ -41,28 +41,33 @@ class RefinedMotion:
 
     @torch.inference_mode()
     def estimate(self, frame0: Tensor, frame1: Tensor, times: Sequence[float]) -> Tensor:
+        return torch.stack(list(self.estimates(frame0, frame1, times)), dim=2)
+
+    @torch.inference_mode()
+    def estimates(self, frame0: Tensor, frame1: Tensor, times: Sequence[float]) -> Iterator[Tensor]:
+        """:meth:`estimate` one time at a time (``b 3 h w`` each), the flows computed once."""
         times = check_pair(frame0, frame1, times)
-        inside = [t for t in times if 0.0 < t < 1.0]
-        outside = [t for t in times if not 0.0 < t < 1.0]
-        out: dict[float, Tensor] = {}
-        if outside:
-            est = self.motion.estimate(frame0, frame1, outside)
-            out.update({t: est[:, :, i] for i, t in enumerate(outside)})
-        if inside:
-            dtype = next(self.refiner.parameters()).dtype
-            f0, f1 = (_last(f.to(dtype)) for f in (frame0, frame1))
-            flows = _last(self.motion.full_flows(frame0, frame1).to(dtype))
-            h, w = frame0.shape[-2:]
-            plan = plan_for("refiner", h, w, frame0.shape[0], self.max_memory)
-            for t in dict.fromkeys(inside):
-                ft0, ft1 = flows_to_time(flows[:, :2], flows[:, 2:], t)
-                frame = self.refiner(f0, f1, ft0, ft1, t, plan=plan)["frame"]
-                if self.ensemble:
-                    mirrored = self.refiner(_flip(f0), _flip(f1), _flip(ft0, True),
-                                            _flip(ft1, True), t, plan=plan)["frame"]
-                    frame = (frame + _flip(mirrored)) / 2
-                out[t] = frame.clamp(0.0, 1.0).to(frame0.dtype)
-        return torch.stack([out[t] for t in times], dim=2)
+        # the plain estimates, in order, from one motion field
+        plain = self.motion.estimates(frame0, frame1, [t for t in times if not 0.0 < t < 1.0])
+        prepared = None
+        for t in times:
+            if not 0.0 < t < 1.0:
+                yield next(plain)
+                continue
+            if prepared is None:
+                dtype = next(self.refiner.parameters()).dtype
+                f0, f1 = (_last(f.to(dtype)) for f in (frame0, frame1))
+                flows = _last(self.motion.full_flows(frame0, frame1).to(dtype))
+                h, w = frame0.shape[-2:]
+                plan = plan_for("refiner", h, w, frame0.shape[0], self.max_memory)
+                prepared = True
+            ft0, ft1 = flows_to_time(flows[:, :2], flows[:, 2:], t)
+            frame = self.refiner(f0, f1, ft0, ft1, t, plan=plan)["frame"]
+            if self.ensemble:
+                mirrored = self.refiner(_flip(f0), _flip(f1), _flip(ft0, True),
+                                        _flip(ft1, True), t, plan=plan)["frame"]
+                frame = (frame + _flip(mirrored)) / 2
+            yield frame.clamp(0.0, 1.0).to(frame0.dtype)
 
 
 def _last(x: Tensor) -> Tensor:

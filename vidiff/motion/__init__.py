@@ -5,7 +5,7 @@ in units of the input interval (frame0 at 0, frame1 at 1; outside ``[0, 1]`` ext
 ``b 2 h w`` in pixels, channel order (dx, dy). Details in :mod:`vidiff.motion.base`.
 """
 
-from vidiff.motion.base import MotionEstimator
+from vidiff.motion.base import MotionEstimator, estimates
 from vidiff.motion.blend import flows_to_time, visibility
 from vidiff.motion.flow import FlowMotion, FlowMotionConfig
 from vidiff.motion.warp import backward_warp
@@ -15,6 +15,7 @@ __all__ = [
     "FlowMotionConfig",
     "MotionEstimator",
     "backward_warp",
+    "estimates",
     "flows_to_time",
     "visibility",
 ]

@@ -12,12 +12,14 @@ Conventions (all of ``vidiff.motion``):
   so ``a(x) ~ b(x + flow_a_to_b(x))`` and b is *backward-warped* onto a's grid with that flow.
 
 A learned estimator replaces :class:`~vidiff.motion.flow.FlowMotion` by implementing the same
-``estimate`` method; nothing else in vidiff depends on how the estimate is made.
+``estimate`` method; nothing else in vidiff depends on how the estimate is made. An estimator may
+also offer ``estimates`` (the same frames one time at a time); :func:`estimates` uses it when it
+is there, so that a long gap's many in-between frames need not be held in float at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
 import torch
@@ -60,3 +62,15 @@ def check_pair(frame0: Tensor, frame1: Tensor, times: Sequence[float]) -> list[f
     if not all(torch.isfinite(torch.tensor(out))):
         raise OptionError(f"times must be finite numbers, got {out}")
     return out
+
+
+def estimates(motion: MotionEstimator, frame0: Tensor, frame1: Tensor,
+              times: Sequence[float]) -> Iterator[Tensor]:
+    """``motion``'s estimates at ``times`` one at a time (``b 3 h w`` each): its own
+    ``estimates`` when it has one, else slices of one ``estimate`` call."""
+    if hasattr(motion, "estimates"):
+        yield from motion.estimates(frame0, frame1, times)
+        return
+    out = motion.estimate(frame0, frame1, times)
+    for i in range(out.shape[2]):
+        yield out[:, :, i]

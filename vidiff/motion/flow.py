@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -177,24 +177,29 @@ class FlowMotion:
     def estimate(self, frame0: Tensor, frame1: Tensor, times: Sequence[float]) -> Tensor:
         """``(b, 3, len(times), h, w)`` estimates at ``times``; see :class:`MotionEstimator`."""
         times = check_pair(frame0, frame1, times)
-        outputs: list[Tensor | None] = [None] * len(times)
-        for i, t in enumerate(times):
-            if t == 0.0:
-                outputs[i] = frame0
-            elif t == 1.0:
-                outputs[i] = frame1
         b, c, h, w = frame0.shape
         out = frame0.new_empty((b, c, len(times), h, w))
-        field = None
-        for i, t in enumerate(times):  # each estimate goes straight into the output
-            if outputs[i] is not None:
-                out[:, :, i] = outputs[i]
-                continue
-            if field is None:
-                f0, f1 = frame0.float(), frame1.float()
-                field = self._motion_field(f0, f1)
-            out[:, :, i] = self._at_time(f0, f1, field, t).clamp_(0.0, 1.0)
+        for i, frame in enumerate(self.estimates(frame0, frame1, times)):
+            out[:, :, i] = frame  # each estimate goes straight into the output
         return out
+
+    @torch.no_grad()
+    def estimates(self, frame0: Tensor, frame1: Tensor, times: Sequence[float]) -> Iterator[Tensor]:
+        """The estimates of :meth:`estimate` one time at a time (``b 3 h w`` each), the flows
+        computed once: a caller that converts each before asking for the next holds one float
+        frame, however many times a long gap asks for."""
+        times = check_pair(frame0, frame1, times)
+        field = None
+        for t in times:
+            if t == 0.0:
+                yield frame0
+            elif t == 1.0:
+                yield frame1
+            else:
+                if field is None:
+                    f0, f1 = frame0.float(), frame1.float()
+                    field = self._motion_field(f0, f1)
+                yield self._at_time(f0, f1, field, t).clamp_(0.0, 1.0)
 
     @torch.no_grad()
     def full_flows(self, frame0: Tensor, frame1: Tensor) -> Tensor:

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from ..device import resolve_device
-from ..motion import FlowMotion, MotionEstimator
+from ..motion import FlowMotion, MotionEstimator, estimates
 from ..scenes import SceneDetector, Thumb, thumbnail
 from ..timing import Segment, collapse_duplicates, plan_segments
 
@@ -142,8 +142,10 @@ class Interpolator:
         f0 = self._tensor(frame0)
         f1 = self._tensor(frame1)
         if self.steps <= 0:
-            mu = self.motion.estimate(f0, f1, [float(t) for t in times])
-            return [to_image(mu[0, :, i], frame0.dtype) for i in range(mu.shape[2])]
+            # one float frame at a time: a long gap (collapsed duplicates, a pause in a variable
+            # frame rate) asks for many in-between frames at once
+            return [to_image(mu[0], frame0.dtype)
+                    for mu in estimates(self.motion, f0, f1, [float(t) for t in times])]
         out = self._refine(f0, f1, times, before, after, window_seed)
         return [to_image(x, frame0.dtype) for x in out]
 

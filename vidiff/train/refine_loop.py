@@ -4,7 +4,8 @@ Each step draws ``batch_size`` samples from the packs (mixed by ``mix`` weights)
 (horizontal/vertical flips, transposition, time reversal: each maps a valid sample to a valid
 sample, flows included; a ``degrade`` share also gets video-like damage, :func:`degrade`), and
 minimises the Charbonnier (smooth L1) distance between the refined
-frame and the true one. The evaluation uses each pack's held-out samples as stored (no
+frame and the true one (plus, with ``no_harm``, a cost on pixels made worse than mu).
+The evaluation uses each pack's held-out samples as stored (no
 augmentation; every sample has motion by construction) and reports, per pack, the mean over
 samples of the per-sample PSNR gain of the EMA refiner over the motion estimate it starts from,
 the share of samples it improves and the PSNR of the mean squared error over all of them.
@@ -49,6 +50,7 @@ class RefinerTrain:
     grad_clip: float = 1.0
     mix: tuple[float, ...] = ()  # weight per --data pack (default: equal)
     degrade: float = 0.0  # share of samples given video-like degradations (see degrade())
+    no_harm: float = 0.0  # weight of the extra cost on pixels made worse than mu (see refiner_loss)
     log_interval: int = 50
     checkpoint_interval: int = 500
     eval_interval: int = 1000
@@ -187,6 +189,19 @@ def charbonnier(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-3) -> torch.Te
     return ((x - y).square() + eps * eps).sqrt().mean()
 
 
+def refiner_loss(res: dict, target: torch.Tensor, no_harm: float = 0.0) -> torch.Tensor:
+    """Charbonnier distance of the refined frame to the target, plus ``no_harm`` times the mean
+    excess of its per-pixel error over the motion estimate's: where mu is already as close as
+    the target's noise allows, a correction costs more than it can gain, which pulls the refiner
+    towards leaving mu alone unless it is sure."""
+    loss = charbonnier(res["frame"], target)
+    if no_harm > 0:
+        err = (res["frame"] - target).abs()
+        err_mu = (res["mu"] - target).abs()
+        loss = loss + no_harm * torch.relu(err - err_mu).mean()
+    return loss
+
+
 def refine_batch(model: Refiner, batch: dict) -> dict:
     return model(batch["frame0"], batch["frame1"], batch["flow_t0"], batch["flow_t1"], batch["t"])
 
@@ -290,7 +305,7 @@ def train_refiner(
         for g in opt.param_groups:
             g["lr"] = lr
         batch = sampler.batch(rng, tc.batch_size)
-        loss = charbonnier(refine_batch(model, batch)["frame"], batch["target"])
+        loss = refiner_loss(refine_batch(model, batch), batch["target"], tc.no_harm)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
