@@ -238,6 +238,12 @@ def test_shipped_refiner_configs_load_and_bad_keys_are_named(tmp_path):
     bad.write_text("[train]\nlearning_rate = 1\n")
     with pytest.raises(OptionError, match="learning_rate"):
         load_refiner_config(bad)
+    bad.write_text('[train]\nloss = "l3"\n')
+    with pytest.raises(OptionError, match="loss must be one of charbonnier, mse"):
+        load_refiner_config(bad)
+    good = tmp_path / "good.toml"
+    good.write_text('[train]\nloss = "mse"\nno_harm = 0.5\n')
+    assert load_refiner_config(good).train.loss == "mse"
 
 
 def test_no_harm_term_costs_only_pixels_made_worse_than_mu():
@@ -271,3 +277,14 @@ def test_refined_estimates_one_at_a_time_match_the_estimate():
     plain = FlowMotion().estimate(f0, f1, [1.5, -0.5])
     assert torch.allclose(parts[2], plain[:, :, 0], atol=2e-3)  # outside (0, 1): not refined
     assert not torch.allclose(parts[1], FlowMotion().estimate(f0, f1, [0.25])[:, :, 0], atol=1e-3)
+
+
+def test_mse_loss_is_what_psnr_measures():
+    from vidiff.train.refine_loop import refiner_loss
+
+    target = torch.zeros(1, 3, 4, 4)
+    frame = torch.zeros_like(target)
+    frame[..., 0, 0] = 0.4  # one pixel badly wrong
+    res = {"frame": frame, "mu": target}
+    assert refiner_loss(res, target, kind="mse") == pytest.approx(0.16 / 16)
+    assert refiner_loss(res, target) == pytest.approx(0.4 / 16, abs=2e-3)  # Charbonnier ~ L1

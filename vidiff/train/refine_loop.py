@@ -3,7 +3,7 @@
 Each step draws ``batch_size`` samples from the packs (mixed by ``mix`` weights), augments them
 (horizontal/vertical flips, transposition, time reversal: each maps a valid sample to a valid
 sample, flows included; a ``degrade`` share also gets video-like damage, :func:`degrade`), and
-minimises the Charbonnier (smooth L1) distance between the refined
+minimises the Charbonnier (smooth L1) or squared distance between the refined
 frame and the true one (plus, with ``no_harm``, a cost on pixels made worse than mu).
 The evaluation uses each pack's held-out samples as stored (no
 augmentation; every sample has motion by construction) and reports, per pack, the mean over
@@ -50,6 +50,7 @@ class RefinerTrain:
     grad_clip: float = 1.0
     mix: tuple[float, ...] = ()  # weight per --data pack (default: equal)
     degrade: float = 0.0  # share of samples given video-like degradations (see degrade())
+    loss: str = "charbonnier"  # or "mse" (what PSNR measures); see refiner_loss
     no_harm: float = 0.0  # weight of the extra cost on pixels made worse than mu (see refiner_loss)
     log_interval: int = 50
     checkpoint_interval: int = 500
@@ -81,6 +82,8 @@ def load_refiner_config(path) -> RefinerRun:
     tr = dict(data.get("train", {}))
     if "mix" in tr:
         tr["mix"] = tuple(float(v) for v in tr["mix"])
+    if tr.get("loss", "charbonnier") not in LOSSES:
+        raise OptionError(f"--config {path}: loss must be one of {', '.join(LOSSES)}")
     return RefinerRun(RefinerConfig.from_dict(data.get("refiner", {})), RefinerTrain(**tr))
 
 
@@ -189,12 +192,21 @@ def charbonnier(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-3) -> torch.Te
     return ((x - y).square() + eps * eps).sqrt().mean()
 
 
-def refiner_loss(res: dict, target: torch.Tensor, no_harm: float = 0.0) -> torch.Tensor:
-    """Charbonnier distance of the refined frame to the target, plus ``no_harm`` times the mean
-    excess of its per-pixel error over the motion estimate's: where mu is already as close as
-    the target's noise allows, a correction costs more than it can gain, which pulls the refiner
-    towards leaving mu alone unless it is sure."""
-    loss = charbonnier(res["frame"], target)
+def mse(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return (x - y).square().mean()
+
+
+LOSSES = {"charbonnier": charbonnier, "mse": mse}
+
+
+def refiner_loss(res: dict, target: torch.Tensor, no_harm: float = 0.0,
+                 kind: str = "charbonnier") -> torch.Tensor:
+    """The ``kind`` distance of the refined frame to the target (Charbonnier: robust, close to
+    L1, so sharp edges pay off even where a few pixels go badly wrong; MSE: what PSNR measures),
+    plus ``no_harm`` times the mean excess of its per-pixel error over the motion estimate's:
+    where mu is already as close as the target's noise allows, a correction costs more than it
+    can gain, which pulls the refiner towards leaving mu alone unless it is sure."""
+    loss = LOSSES[kind](res["frame"], target)
     if no_harm > 0:
         err = (res["frame"] - target).abs()
         err_mu = (res["mu"] - target).abs()
@@ -305,7 +317,7 @@ def train_refiner(
         for g in opt.param_groups:
             g["lr"] = lr
         batch = sampler.batch(rng, tc.batch_size)
-        loss = refiner_loss(refine_batch(model, batch), batch["target"], tc.no_harm)
+        loss = refiner_loss(refine_batch(model, batch), batch["target"], tc.no_harm, tc.loss)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
