@@ -122,3 +122,38 @@ def test_worker_threads_do_not_change_the_output():
     three = list(Interpolator(workers=3).run(seq, Fraction(60)))
     assert len(one) == len(three) == 20
     assert all(np.array_equal(x, y) for x, y in zip(one, three))
+
+
+def test_a_long_gap_holds_one_float_estimate_at_a_time():
+    """Many in-between frames of one gap are converted as they are made, not held in float."""
+    import gc
+    import weakref
+
+    import torch
+
+    from vidiff.motion import FlowMotion
+    from vidiff.pipelines.interpolate import Interpolator
+
+    alive = []
+
+    class Watched(FlowMotion):
+        def estimate(self, *args):  # the pipeline must not ask for all of them at once
+            raise AssertionError("estimate() holds every time in float")
+
+        def estimates(self, frame0, frame1, times):
+            for frame in super().estimates(frame0, frame1, times):
+                gc.collect()
+                alive.append(sum(ref() is not None for ref in refs))
+                out = frame.clone()
+                refs.append(weakref.ref(out))
+                yield out
+
+    refs: list = []
+    a, b = frames(2)
+    times = [i / 15 for i in range(1, 15)]
+    out = Interpolator(motion=Watched()).between(a, b, times)
+    assert len(out) == 14 and all(o.dtype == np.uint8 for o in out)
+    # at most the last float estimate (the consumer's loop variable) is alive when the next is
+    # made: 14 at once would be ~150 MiB at 720p
+    assert len(alive) == 14 and max(alive) <= 1
+    assert isinstance(out[0], np.ndarray) and not isinstance(out[0], torch.Tensor)
