@@ -93,7 +93,7 @@ def deep_pix_fmt(codec: str, source_pix_fmt: str) -> tuple[str | None, str | Non
     bits = pixel_bits(source_pix_fmt)
     chroma = chroma_layout(source_pix_fmt)
     formats = {f.name for f in (av.codec.Codec(codec, "w").video_formats or [])}
-    for depth in (bits, 12, 10):
+    for depth in dict.fromkeys((bits, 12, 10)):  # each depth once
         if depth > bits:
             continue
         for layout in dict.fromkeys((chroma, "422", "420")):
