@@ -288,3 +288,33 @@ def test_mse_loss_is_what_psnr_measures():
     res = {"frame": frame, "mu": target}
     assert refiner_loss(res, target, kind="mse") == pytest.approx(0.16 / 16)
     assert refiner_loss(res, target) == pytest.approx(0.4 / 16, abs=2e-3)  # Charbonnier ~ L1
+
+
+def test_still_scenes_are_noisy_copies_with_the_flows_the_motion_step_finds():
+    from vidiff.metrics import psnr
+    from vidiff.train.augment import still_scene
+    from vidiff.train.refine_loop import Sampler
+    from vidiff.train.triplets import estimate_from_flows
+
+    rng = np.random.default_rng(0)
+    frame = pattern_frame(0, (64, 48), (1.0, 0.0))
+    noisy = 0
+    for _ in range(10):
+        frames, flows, t = still_scene(frame, rng)
+        assert frames.shape == (3, 48, 64, 3) and frames.dtype == np.uint8
+        assert flows.shape == (4, 48, 64) and 0.1 <= t <= 0.9
+        assert np.abs(flows).mean() < 0.5  # nothing moves (DIS still sees the noise)
+        assert min(psnr(f, frame) for f in frames) > 28
+        noisy += not (np.array_equal(frames[0], frames[1]) and np.array_equal(frames[1], frames[2]))
+        mu = (estimate_from_flows(frames[0], frames[2], flows, t) * 255).round().astype(np.uint8)
+        assert psnr(mu, frames[1]) > 30  # the motion estimate is already the answer
+    assert noisy >= 7  # mostly, each frame has its own noise
+
+    class Pack:  # the Sampler turns the asked-for share into still scenes
+        frames = np.stack([np.stack([pattern_frame(i, (64, 64), (3.0, 1.0)) for i in (0, 1, 2)])] * 2)
+        flows = np.full((2, 4, 64, 64), 3.0, np.float32)
+        times = np.array([0.5, 0.5])
+        holdout = np.array([False, True])
+
+    batch = Sampler([Pack()], (), 32, still=1.0).batch(rng, 4)
+    assert batch["flow_t0"].abs().mean() < 0.5

@@ -2,7 +2,8 @@
 
 Each step draws ``batch_size`` samples from the packs (mixed by ``mix`` weights), augments them
 (horizontal/vertical flips, transposition, time reversal: each maps a valid sample to a valid
-sample, flows included; a ``degrade`` share also gets video-like damage, :func:`degrade`), and
+sample, flows included; a ``degrade`` share also gets video-like damage, :func:`degrade`; a
+``still`` share is replaced by a scene in which nothing moves, :func:`still_scene`), and
 minimises the Charbonnier (smooth L1) or squared distance between the refined
 frame and the true one (plus, with ``no_harm``, a cost on pixels made worse than mu).
 The evaluation uses each pack's held-out samples as stored (no
@@ -35,6 +36,7 @@ from vidiff.errors import OptionError
 from vidiff.model.refiner import Refiner, RefinerConfig
 from vidiff.motion.blend import flows_to_time
 
+from .augment import augment, degrade, still_scene
 from .triplets import Triplets, read_triplets
 
 
@@ -50,6 +52,7 @@ class RefinerTrain:
     grad_clip: float = 1.0
     mix: tuple[float, ...] = ()  # weight per --data pack (default: equal)
     degrade: float = 0.0  # share of samples given video-like degradations (see degrade())
+    still: float = 0.0  # share of samples made still scenes (see still_scene())
     loss: str = "charbonnier"  # or "mse" (what PSNR measures); see refiner_loss
     no_harm: float = 0.0  # weight of the extra cost on pixels made worse than mu (see refiner_loss)
     log_interval: int = 50
@@ -90,49 +93,6 @@ def load_refiner_config(path) -> RefinerRun:
 # -- batches --------------------------------------------------------------------------------
 
 
-def augment(frames: np.ndarray, flows: np.ndarray, t: float, rng: np.random.Generator):
-    """Flips, transposition and time reversal of one sample (``3 h w 3``, ``4 h w``, t)."""
-    flows = flows.astype(np.float32)
-    if rng.random() < 0.5:  # horizontal flip: x -> -x
-        frames, flows = frames[:, :, ::-1], flows[:, :, ::-1] * np.array([-1, 1, -1, 1])[:, None, None]
-    if rng.random() < 0.5:  # vertical flip
-        frames, flows = frames[:, ::-1], flows[:, ::-1] * np.array([1, -1, 1, -1])[:, None, None]
-    if rng.random() < 0.5:  # transpose: x <-> y
-        frames, flows = frames.transpose(0, 2, 1, 3), flows.transpose(0, 2, 1)[[1, 0, 3, 2]]
-    if rng.random() < 0.5:  # time reversal
-        frames, flows, t = frames[::-1], flows[[2, 3, 0, 1]], 1.0 - t
-    return np.ascontiguousarray(frames), np.ascontiguousarray(flows), t
-
-
-def degrade(frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Video-like damage to a sample's three frames (``3 h w 3`` uint8), so that clean synthetic
-    scenes also teach what compressed, soft or noisy footage looks like: a softer optics/scaler
-    (one blur or down-and-up scale for all three), then per frame (a codec's noise differs from
-    frame to frame) JPEG compression and sensor noise. The geometry, hence the flows, is
-    unchanged; the target is damaged like the inputs, as a real video's frames are."""
-    import cv2
-
-    out = frames.copy()
-    h, w = frames.shape[1:3]
-    soft = rng.random()
-    if soft < 0.3:
-        sigma = float(rng.uniform(0.3, 1.2))
-        out = np.stack([cv2.GaussianBlur(f, (0, 0), sigma) for f in out])
-    elif soft < 0.6:
-        f = float(rng.uniform(1.3, 2.5))
-        small = (max(8, round(w / f)), max(8, round(h / f)))
-        out = np.stack([cv2.resize(cv2.resize(x, small, interpolation=cv2.INTER_AREA), (w, h),
-                                   interpolation=cv2.INTER_LINEAR) for x in out])
-    if rng.random() < 0.6:
-        quality = int(rng.integers(30, 91))
-        out = np.stack([cv2.imdecode(cv2.imencode(".jpg", x, [cv2.IMWRITE_JPEG_QUALITY, quality])[1],
-                                     cv2.IMREAD_UNCHANGED) for x in out])
-    if rng.random() < 0.3:
-        noise = rng.normal(0, rng.uniform(0.5, 3.0), out.shape)
-        out = np.clip(out + noise, 0, 255).round().astype(np.uint8)
-    return out
-
-
 def to_tensors(frames: np.ndarray, flows: np.ndarray, times: np.ndarray) -> dict:
     """Stacked samples -> ``frame0``, ``target``, ``frame1`` (b 3 h w), ``flow_t0``, ``flow_t1``,
     ``t`` (b,)."""
@@ -146,10 +106,14 @@ def to_tensors(frames: np.ndarray, flows: np.ndarray, times: np.ndarray) -> dict
 
 class Sampler:
     def __init__(self, packs: list[Triplets], mix: tuple[float, ...], crop: int,
-                 degrade: float = 0.0):
+                 degrade: float = 0.0, still: float = 0.0):
+        from vidiff.motion import FlowMotion
+
         self.packs = packs
         self.crop = crop
         self.degrade = degrade
+        self.still = still
+        self.motion = FlowMotion() if still else None
         weights = np.array(mix if mix else [1.0] * len(packs), dtype=np.float64)
         if len(weights) != len(packs) or (weights < 0).any() or weights.sum() <= 0:
             raise OptionError(f"mix {mix} needs one non-negative weight per pack ({len(packs)})")
@@ -171,9 +135,12 @@ class Sampler:
             y, x = rng.integers(0, h - self.crop + 1), rng.integers(0, w - self.crop + 1)
             fr = pack.frames[i, :, y : y + self.crop, x : x + self.crop]
             fl = pack.flows[i, :, y : y + self.crop, x : x + self.crop]
-            fr, fl, t = augment(fr, fl, float(pack.times[i]), rng)
-            if self.degrade and rng.random() < self.degrade:
-                fr = degrade(fr, rng)
+            if self.still and rng.random() < self.still:
+                fr, fl, t = still_scene(fr[rng.integers(3)], rng, self.motion)
+            else:
+                fr, fl, t = augment(fr, fl, float(pack.times[i]), rng)
+                if self.degrade and rng.random() < self.degrade:
+                    fr = degrade(fr, rng)
             frames.append(fr), flows.append(fl), times.append(t)
         return to_tensors(np.stack(frames), np.stack(flows), np.array(times))
 
@@ -276,7 +243,7 @@ def train_refiner(
         raise OptionError(f"{out} already holds a run; pass --resume or choose another --out")
     (out / "evals").mkdir(parents=True, exist_ok=True)
     packs = [read_triplets(Path(p)) for p in data]
-    sampler = Sampler(packs, tc.mix, tc.crop, tc.degrade)
+    sampler = Sampler(packs, tc.mix, tc.crop, tc.degrade, tc.still)
     model = Refiner(run.model)
     if init_weights is not None:
         model.load_state_dict(load_refiner(init_weights).state_dict())

@@ -1,0 +1,82 @@
+"""What a training sample may be turned into: mirrored and reversed copies, video-like damage,
+and still scenes.
+
+A sample is ``frames`` (``3 h w 3`` uint8: input 0, target, input 1), ``flows`` (``4 h w``
+float32: 0->1 and 1->0 in pixels, as the motion step computes them) and ``t`` in (0, 1).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def augment(frames: np.ndarray, flows: np.ndarray, t: float, rng: np.random.Generator):
+    """Flips, transposition and time reversal of one sample (``3 h w 3``, ``4 h w``, t)."""
+    flows = flows.astype(np.float32)
+    if rng.random() < 0.5:  # horizontal flip: x -> -x
+        frames, flows = frames[:, :, ::-1], flows[:, :, ::-1] * np.array([-1, 1, -1, 1])[:, None, None]
+    if rng.random() < 0.5:  # vertical flip
+        frames, flows = frames[:, ::-1], flows[:, ::-1] * np.array([1, -1, 1, -1])[:, None, None]
+    if rng.random() < 0.5:  # transpose: x <-> y
+        frames, flows = frames.transpose(0, 2, 1, 3), flows.transpose(0, 2, 1)[[1, 0, 3, 2]]
+    if rng.random() < 0.5:  # time reversal
+        frames, flows, t = frames[::-1], flows[[2, 3, 0, 1]], 1.0 - t
+    return np.ascontiguousarray(frames), np.ascontiguousarray(flows), t
+
+
+def degrade(frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Video-like damage to a sample's three frames (``3 h w 3`` uint8), so that clean synthetic
+    scenes also teach what compressed, soft or noisy footage looks like: a softer optics/scaler
+    (one blur or down-and-up scale for all three), then per frame (a codec's noise differs from
+    frame to frame) JPEG compression and sensor noise. The geometry, hence the flows, is
+    unchanged; the target is damaged like the inputs, as a real video's frames are."""
+    out = frames.copy()
+    h, w = frames.shape[1:3]
+    soft = rng.random()
+    if soft < 0.3:
+        sigma = float(rng.uniform(0.3, 1.2))
+        out = np.stack([cv2.GaussianBlur(f, (0, 0), sigma) for f in out])
+    elif soft < 0.6:
+        f = float(rng.uniform(1.3, 2.5))
+        small = (max(8, round(w / f)), max(8, round(h / f)))
+        out = np.stack([cv2.resize(cv2.resize(x, small, interpolation=cv2.INTER_AREA), (w, h),
+                                   interpolation=cv2.INTER_LINEAR) for x in out])
+    if rng.random() < 0.6:
+        quality = int(rng.integers(30, 91))
+        out = np.stack([cv2.imdecode(cv2.imencode(".jpg", x, [cv2.IMWRITE_JPEG_QUALITY, quality])[1],
+                                     cv2.IMREAD_UNCHANGED) for x in out])
+    if rng.random() < 0.3:
+        noise = rng.normal(0, rng.uniform(0.5, 3.0), out.shape)
+        out = np.clip(out + noise, 0, 255).round().astype(np.uint8)
+    return out
+
+
+def still_scene(frame: np.ndarray, rng: np.random.Generator, motion=None):
+    """A sample in which nothing moves: three copies of ``frame`` (``h w 3`` uint8), each with its
+    own codec and sensor noise as a real video's frames have, the flows that the motion step
+    finds between the noisy inputs (small, nonzero), and a random time.
+
+    The triplet packs skip static crops (they hold no motion to learn), so without these a
+    refiner never sees one and corrects still content too; there the motion estimate (the
+    average of two noisy copies) is already the best guess, and at 45-55 dB every change
+    costs dearly."""
+    from vidiff.motion import FlowMotion
+
+    from .triplets import full_flows
+
+    frames = np.stack([frame] * 3)
+    if rng.random() < 0.8:  # one quality for the clip, noise of its own per frame
+        quality = int(rng.integers(30, 91))
+        frames = np.stack([cv2.imdecode(cv2.imencode(".jpg", x, [cv2.IMWRITE_JPEG_QUALITY, quality])[1],
+                                        cv2.IMREAD_UNCHANGED)
+                           for x in _noisy(frames, rng, float(rng.uniform(0.5, 2.0)))])
+    elif rng.random() < 0.5:
+        frames = _noisy(frames, rng, float(rng.uniform(0.3, 1.5)))
+    flows = full_flows(motion if motion is not None else FlowMotion(), frames[0], frames[2])
+    return frames, flows.astype(np.float32), float(rng.uniform(0.1, 0.9))
+
+
+def _noisy(frames: np.ndarray, rng: np.random.Generator, sigma: float) -> np.ndarray:
+    noise = rng.normal(0, sigma, frames.shape)
+    return np.clip(frames + noise, 0, 255).round().astype(np.uint8)
