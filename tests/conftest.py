@@ -14,3 +14,10 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def no_default_weights(monkeypatch):
+    """The video tests run the motion estimate alone, whatever weights ship (their subprocesses
+    inherit this); tests of the weights set ``VIDIFF_WEIGHTS`` themselves."""
+    monkeypatch.setenv("VIDIFF_WEIGHTS", "none")

@@ -30,7 +30,7 @@ def run_cli(*args, cwd=None):
     """The CLI in a subprocess, as a user runs it."""
     return subprocess.run(
         [sys.executable, "-m", "vidiff", *map(str, args)], capture_output=True, text=True, cwd=cwd,
-        env={**os.environ, "VIDIFF_WEIGHTS": "", "PYTHONWARNINGS": "ignore"},
+        env={**os.environ, "VIDIFF_WEIGHTS": "none", "PYTHONWARNINGS": "ignore"},
     )
 
 

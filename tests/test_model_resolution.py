@@ -40,6 +40,8 @@ def test_default_weights_are_found(monkeypatch, refiner_file):
     assert model.refiner is not None and model.denoiser is None and model.steps == 0
     assert model.description == "motion estimate + refiner"
     assert resolve_model(None, None, CPU, refine=False).refiner is None
+    monkeypatch.setenv("VIDIFF_WEIGHTS", "none")  # a user's way to turn the defaults off
+    assert resolve_model(None, None, CPU).refiner is None
 
 
 def test_asking_for_a_part_the_weights_lack_is_an_error(refiner_file, tmp_path):

@@ -25,7 +25,7 @@ LOSSLESS = dict(codec="libx264rgb", pix_fmt="rgb24", crf=0, steps=0, refine=Fals
 def run_cli(*args):
     return subprocess.run(
         [sys.executable, "-m", "vidiff", *map(str, args)], capture_output=True, text=True,
-        env={**os.environ, "VIDIFF_WEIGHTS": "", "PYTHONWARNINGS": "ignore"},
+        env={**os.environ, "VIDIFF_WEIGHTS": "none", "PYTHONWARNINGS": "ignore"},
     )
 
 

@@ -3,7 +3,7 @@
 The default weights are ``vidiff.safetensors`` in the ``weights/`` folder of the source tree,
 which an install carries as the package data ``vidiff.default_weights`` (so a non-editable
 ``pip install .`` finds them too), or the file named by the ``VIDIFF_WEIGHTS`` environment
-variable. A weights file holds a refiner (the learned mean), a diffusion model, or both
+variable (``VIDIFF_WEIGHTS=none``: no default weights, the motion estimate alone). A weights file holds a refiner (the learned mean), a diffusion model, or both
 (:mod:`vidiff.model.weights`).
 
 What runs: the motion estimate, then the refiner when the weights hold one (``refine=False``
@@ -34,6 +34,8 @@ DEFAULT_STEPS = 4
 def default_weights_path() -> Path | None:
     """The default weights file, or ``None`` when there is none."""
     env = os.environ.get("VIDIFF_WEIGHTS")
+    if env and env.strip().lower() == "none":
+        return None
     if env:
         return Path(env)
     try:
