@@ -19,7 +19,7 @@ def local_ray():
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     ray.init(
         num_cpus=2, include_dashboard=False, log_to_driver=False,
-        runtime_env={"env_vars": {"PYTHONPATH": path}},
+        runtime_env={"env_vars": {"PYTHONPATH": path, "VIDIFF_WEIGHTS": "none"}},
     )
     yield
     ray.shutdown()
