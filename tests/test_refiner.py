@@ -231,7 +231,7 @@ def test_shipped_refiner_configs_load_and_bad_keys_are_named(tmp_path):
     from vidiff.train.refine_loop import load_refiner_config
 
     configs = Path(__file__).resolve().parents[1] / "configs"
-    for name in ("refiner.toml", "refiner-finetune.toml"):
+    for name in ("refiner.toml", "refiner-finetune.toml", "refiner-still.toml"):
         run = load_refiner_config(configs / name)
         assert run.model == RefinerConfig() and run.train.batch_size == 8
     bad = tmp_path / "bad.toml"

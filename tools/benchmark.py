@@ -41,6 +41,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -253,18 +254,41 @@ def make_clip(data: Path, path: Path, height: int, seconds: float, start: float 
 
 
 def run_measured(command: list[str]) -> tuple[float, float]:
-    """Run ``command``; return (wall seconds, peak RSS of the child in MiB). Raises on failure."""
+    """Run ``command``; return (wall seconds, peak RSS of the child in MiB). Raises on failure.
+
+    The peak is the child's own high-water mark (``VmHWM``), read every 50 ms while it runs:
+    ``wait4``'s ``ru_maxrss`` would do, but Linux starts a forked child's at the parent's
+    resident size, so after the quality section (models and images loaded here) every small
+    child would read as big as this process."""
     start = time.perf_counter()
     child = subprocess.Popen(
         command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
+    peak = [0.0]
+
+    def watch() -> None:
+        status = Path(f"/proc/{child.pid}/status")
+        while child.returncode is None:
+            try:
+                for line in status.read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        peak[0] = max(peak[0], int(line.split()[1]) / 1024.0)
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - start
     child.returncode = os.waitstatus_to_exitcode(status)
+    watcher.join()
     if child.returncode != 0:
         err = child.stderr.read().decode(errors="replace").strip().splitlines()[-3:]
         raise RuntimeError(f"{shlex.join(command)} failed ({child.returncode}): {' / '.join(err)}")
-    return wall, usage.ru_maxrss / 1024.0  # ru_maxrss is KiB on Linux
+    if not peak[0]:  # no /proc (not Linux): the rusage figure, KiB on Linux, bytes on macOS
+        peak[0] = usage.ru_maxrss / (1024.0 if sys.platform != "darwin" else 1024.0**2)
+    return wall, peak[0]
 
 
 def count_frames(path: Path) -> int:
