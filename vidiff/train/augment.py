@@ -43,12 +43,9 @@ def degrade(frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         out = np.stack([cv2.resize(cv2.resize(x, small, interpolation=cv2.INTER_AREA), (w, h),
                                    interpolation=cv2.INTER_LINEAR) for x in out])
     if rng.random() < 0.6:
-        quality = int(rng.integers(30, 91))
-        out = np.stack([cv2.imdecode(cv2.imencode(".jpg", x, [cv2.IMWRITE_JPEG_QUALITY, quality])[1],
-                                     cv2.IMREAD_UNCHANGED) for x in out])
+        out = _jpeg(out, int(rng.integers(30, 91)))
     if rng.random() < 0.3:
-        noise = rng.normal(0, rng.uniform(0.5, 3.0), out.shape)
-        out = np.clip(out + noise, 0, 255).round().astype(np.uint8)
+        out = _noisy(out, rng, float(rng.uniform(0.5, 3.0)))
     return out
 
 
@@ -68,9 +65,7 @@ def still_scene(frame: np.ndarray, rng: np.random.Generator, motion=None):
     frames = np.stack([frame] * 3)
     if rng.random() < 0.8:  # one quality for the clip, noise of its own per frame
         quality = int(rng.integers(30, 91))
-        frames = np.stack([cv2.imdecode(cv2.imencode(".jpg", x, [cv2.IMWRITE_JPEG_QUALITY, quality])[1],
-                                        cv2.IMREAD_UNCHANGED)
-                           for x in _noisy(frames, rng, float(rng.uniform(0.5, 2.0)))])
+        frames = _jpeg(_noisy(frames, rng, float(rng.uniform(0.5, 2.0))), quality)
     elif rng.random() < 0.5:
         frames = _noisy(frames, rng, float(rng.uniform(0.3, 1.5)))
     flows = full_flows(motion if motion is not None else FlowMotion(), frames[0], frames[2])
@@ -80,3 +75,9 @@ def still_scene(frame: np.ndarray, rng: np.random.Generator, motion=None):
 def _noisy(frames: np.ndarray, rng: np.random.Generator, sigma: float) -> np.ndarray:
     noise = rng.normal(0, sigma, frames.shape)
     return np.clip(frames + noise, 0, 255).round().astype(np.uint8)
+
+
+def _jpeg(frames: np.ndarray, quality: int) -> np.ndarray:
+    """Each frame through a JPEG round trip at ``quality``."""
+    return np.stack([cv2.imdecode(cv2.imencode(".jpg", x, [cv2.IMWRITE_JPEG_QUALITY, quality])[1],
+                                  cv2.IMREAD_UNCHANGED) for x in frames])
