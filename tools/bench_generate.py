@@ -7,10 +7,11 @@ with :class:`vidiff.scenes.SceneDetector`): the first ``--seeds`` real frames se
 the next ``--predict``. Mean PSNR and SSIM (:mod:`vidiff.metrics`) against the real frames for
 
 - repeat: the last seed frame, held;
-- mu: the motion estimate alone (flow extrapolated from the last two seeds; ``--steps 0``);
-- vidiff: the diffusion model (only when weights are available: the default file or
-  ``--weights``), ``--samples`` samples each, with the spread between samples given as their
-  mean pairwise PSNR (lower = more different; infinite = identical).
+- mu: the motion estimate alone (flow extrapolated from the last two seeds; no weights);
+- vidiff: what ``vidiff generate`` makes with the weights (the default file or ``--weights``)
+  when they hold a predictor (the refiner trained past the last known frame) or a diffusion
+  model; with a diffusion model ``--samples`` samples each, with the spread between samples
+  given as their mean pairwise PSNR (lower = more different; infinite = identical).
 
 Prints a markdown report (machine, command line, a table per clip and the means) and writes it to
 ``--output`` when given. Frames are decoded with :mod:`vidiff.io` at their native size; only the
@@ -33,9 +34,10 @@ from machine import machine_line  # tools/machine.py (this folder)
 
 from vidiff.io import VIDEO_SUFFIXES, open_reader
 from vidiff.metrics import psnr, ssim
+from vidiff.model import read_parts
 from vidiff.pipelines.generate import make_generator
 from vidiff.pipelines.generate_plan import WindowConfig
-from vidiff.pipelines.weights import DEFAULT_STEPS, load_denoiser
+from vidiff.pipelines.weights import DEFAULT_STEPS, default_weights_path
 from vidiff.scenes import SceneDetector, thumbnail
 
 DEFAULT_CLIPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "clips"
@@ -112,9 +114,8 @@ def bench_clip(path: Path, args, mu_gen, model_gen) -> ClipResult:
         for guess, t in zip(mu, truth, strict=True):
             result.mu.add(guess, t)
         if model_gen is not None:
-            samples = [
-                list(model_gen.stream(seeds, args.predict, sample=m)) for m in range(args.samples)
-            ]
+            count = args.samples if model_gen.stochastic else 1
+            samples = [list(model_gen.stream(seeds, args.predict, sample=m)) for m in range(count)]
             for sample in samples:
                 for guess, t in zip(sample, truth, strict=True):
                     result.model.add(guess, t)
@@ -201,7 +202,8 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, default=2, help="real seed frames (default: 2)")
     ap.add_argument("--predict", type=int, default=4, help="frames to predict (default: 4)")
     ap.add_argument("--samples", type=int, default=3, help="model samples per window (default: 3)")
-    ap.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="model sampler steps")
+    ap.add_argument("--steps", type=int, help=f"diffusion sampler steps (default: {DEFAULT_STEPS} "
+                    "when the weights hold a diffusion model)")
     ap.add_argument("--weights", help="weights file (default: the default weights, if any)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--seed", type=int, default=0)
@@ -216,20 +218,21 @@ def main() -> int:
         if p.suffix.lower() in VIDEO_SUFFIXES and (not args.only or p.name in args.only)
     )
     window = WindowConfig(known=args.seeds, unknown=args.predict)
-    mu_gen = make_generator(steps=0, device=args.device, window=window)
+    mu_gen = make_generator(steps=0, refine=False, device=args.device, window=window)
     from vidiff.device import resolve_device
 
     args.device = str(resolve_device(args.device))
-    model_gen, note = None, "no weights available: not measured (mu is what it would refine)"
-    if load_denoiser(args.weights, resolve_device(args.device)) is not None:
+    model_gen, note = None, "no predictor or diffusion model in the weights: not measured"
+    path = args.weights or default_weights_path()
+    parts = read_parts(path) if path is not None else ()
+    if "predictor" in parts or "denoiser" in parts:
         model_gen = make_generator(
-            steps=args.steps,
-            weights=args.weights,
-            device=args.device,
-            seed=args.seed,
+            steps=args.steps, weights=args.weights, device=args.device, seed=args.seed,
             window=window,
         )
-        note = f"weights {args.weights or 'default'}, {args.steps} steps, {args.samples} samples"
+        samples = args.samples if model_gen.stochastic else 1
+        note = (f"weights {path} ({', '.join(parts)}), {model_gen.steps} diffusion steps, "
+                f"{samples} sample(s)")
     started = time.perf_counter()
     results = []
     for path in clips:

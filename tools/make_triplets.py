@@ -4,6 +4,9 @@
 footage: crops of real video (videos, frame folders), flows by vidiff's own motion step.
 photos:  synthetic motion (moving, occluding layers) rendered from still photographs, exact
          ground truth; see vidiff/train/synthetic.py.
+predict: crops of real video for the predictor (vidiff generate): a pair of consecutive frames
+         and a target 2-5 frames after the first (vidiff/train/predict_pack.py); the frames
+         tools/bench_generate.py scores on are kept out unless --keep-bench-windows.
 retime:  a copy of a footage pack with each sample's time set to where the motion puts its
          target (vidiff/train/retime.py); arrays other than the times are hard-linked.
 
@@ -11,6 +14,7 @@ examples:
   python tools/make_triplets.py footage ../shared/data/clips ../shared/data/sequences --out packs/footage
   python tools/make_triplets.py photos /work/cache/photos --samples 6000 --out packs/photos
   python tools/make_triplets.py retime packs/footage --out packs/footage-retimed
+  python tools/make_triplets.py predict ../shared/data/clips ../shared/data/sequences --out packs/predict
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("kind", choices=["footage", "photos", "retime"])
+    parser.add_argument("kind", choices=["footage", "photos", "retime", "predict"])
     parser.add_argument("sources", nargs="+", type=Path,
                         help="videos / frame folders (footage), folders of photographs (photos) or one pack "
                         "(retime)")
@@ -38,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="footage: short side of decoded frames, at most (default: %(default)s)")
     parser.add_argument("--samples", type=int, default=6000,
                         help="photos: number of samples (default: %(default)s)")
+    parser.add_argument("--keep-bench-windows", action="store_true",
+                        help="predict: also use the frames tools/bench_generate.py scores on")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     start = time.monotonic()
@@ -51,6 +57,16 @@ def main(argv: list[str] | None = None) -> int:
             out = make_footage_triplets(args.sources, args.out, frame_size=args.frame_size,
                                         crop=args.crop, seed=args.seed,
                                         log=lambda s: print(s, file=sys.stderr, flush=True))
+        elif args.kind == "predict":
+            from vidiff.train.predict_pack import make_prediction_pack
+            from vidiff.train.segments import check_training_path
+
+            for path in args.sources:
+                check_training_path(path)
+            out = make_prediction_pack(args.sources, args.out, frame_size=args.frame_size,
+                                       crop=args.crop, seed=args.seed,
+                                       exclude_bench=not args.keep_bench_windows,
+                                       log=lambda s: print(s, file=sys.stderr, flush=True))
         elif args.kind == "retime":
             from vidiff.train.retime import retime_triplets
 

@@ -3,9 +3,10 @@
 It implements :class:`vidiff.motion.MotionEstimator`, so everything that takes a motion estimate
 (the interpolation pipeline, :func:`vidiff.model.build_cond` for the diffusion model) takes it
 unchanged: motion (DIS flows), learned mean (this) and diffusion (on ``x - mean``) stay three
-separable parts. Times strictly inside (0, 1) are refined; 0 and 1 return the inputs; times
-outside (extrapolation, used by ``vidiff generate``) get the plain motion estimate, because the
-refiner is trained on interpolation only.
+separable parts. Times strictly inside (0, 1) are refined by the refiner; times past frame1
+(``t > 1``: prediction, ``vidiff generate``) by the predictor when there is one (the same network
+trained on prediction); 0 and 1 return the inputs; anything else (no refiner or predictor for it,
+or ``t < 0``) gets the plain motion estimate.
 
 ``max_memory`` (bytes for one call, or a :class:`.memory.Budget`) runs the refiner's U-Net in overlapping
 tiles when a frame would not fit (:mod:`.tiling`); ``None`` runs whole frames.
@@ -30,11 +31,14 @@ class RefinedMotion:
     averages the two results: twice the refiner's time for a steadier estimate."""
 
     def __init__(
-        self, refiner: Refiner, motion: FlowMotion | None = None, ensemble: bool = False,
-        max_memory=None,
+        self, refiner: Refiner | None, motion: FlowMotion | None = None, ensemble: bool = False,
+        max_memory=None, predictor: Refiner | None = None,
     ):
         # channels-last: oneDNN's convolutions run 1.5-2x faster in it on the CPU (720p, measured)
-        self.refiner = refiner.eval().to(memory_format=torch.channels_last)
+        self.refiner, self.predictor = (
+            None if net is None else net.eval().to(memory_format=torch.channels_last)
+            for net in (refiner, predictor)
+        )
         self.motion = motion if motion is not None else FlowMotion()
         self.ensemble = bool(ensemble)
         self.max_memory = check_budget(max_memory)
@@ -47,27 +51,34 @@ class RefinedMotion:
     def estimates(self, frame0: Tensor, frame1: Tensor, times: Sequence[float]) -> Iterator[Tensor]:
         """:meth:`estimate` one time at a time (``b 3 h w`` each), the flows computed once."""
         times = check_pair(frame0, frame1, times)
+        nets = [self._net(t) for t in times]
         # the plain estimates, in order, from one motion field
-        plain = self.motion.estimates(frame0, frame1, [t for t in times if not 0.0 < t < 1.0])
+        plain = self.motion.estimates(frame0, frame1, [t for t, n in zip(times, nets) if n is None])
         prepared = None
-        for t in times:
-            if not 0.0 < t < 1.0:
+        for t, net in zip(times, nets):
+            if net is None:
                 yield next(plain)
                 continue
             if prepared is None:
-                dtype = next(self.refiner.parameters()).dtype
+                dtype = next(net.parameters()).dtype
                 f0, f1 = (_last(f.to(dtype)) for f in (frame0, frame1))
                 flows = _last(self.motion.full_flows(frame0, frame1).to(dtype))
                 h, w = frame0.shape[-2:]
                 plan = plan_for("refiner", h, w, frame0.shape[0], self.max_memory)
                 prepared = True
             ft0, ft1 = flows_to_time(flows[:, :2], flows[:, 2:], t)
-            frame = self.refiner(f0, f1, ft0, ft1, t, plan=plan)["frame"]
+            frame = net(f0, f1, ft0, ft1, t, plan=plan)["frame"]
             if self.ensemble:
-                mirrored = self.refiner(_flip(f0), _flip(f1), _flip(ft0, True),
-                                        _flip(ft1, True), t, plan=plan)["frame"]
+                mirrored = net(_flip(f0), _flip(f1), _flip(ft0, True),
+                               _flip(ft1, True), t, plan=plan)["frame"]
                 frame = (frame + _flip(mirrored)) / 2
             yield frame.clamp(0.0, 1.0).to(frame0.dtype)
+
+    def _net(self, t: float) -> Refiner | None:
+        """The network that refines time ``t``, or None for the plain motion estimate."""
+        if 0.0 < t < 1.0:
+            return self.refiner
+        return self.predictor if t > 1.0 else None
 
 
 def _last(x: Tensor) -> Tensor:

@@ -1,6 +1,7 @@
 """The learned mean: a deterministic network that corrects the motion estimate before any diffusion.
 
-What it sees is what the motion step knows. For one in-between time ``t`` of a pair:
+What it sees is what the motion step knows. For one in-between time ``t`` of a pair
+(or, for a *predictor*, a time ``t > 1`` past frame1, as ``vidiff generate`` asks):
 ``frame0``, ``frame1`` (``b 3 h w`` in [0, 1]), the flows from time ``t`` to each input
 (``flow_t0``, ``flow_t1``: ``b 2 h w`` in pixels, as :func:`vidiff.motion.flows_to_time` gives
 them), the two backward warps those flows make and ``t`` itself. What it returns is three
@@ -109,7 +110,8 @@ class Refiner(nn.Module):
     ) -> dict[str, Tensor]:
         """Refined frame at ``t`` and its parts (see module docstring); every tensor ``b c h w``.
 
-        ``t`` is a float or a ``(b,)`` tensor in (0, 1). Keys: ``frame`` (not clamped), ``mu``
+        ``t`` is a float or a ``(b,)`` tensor: in (0, 1) for the refiner; above 1 for a
+        predictor (a refiner trained past frame1, where the blend starts at frame1's side). Keys: ``frame`` (not clamped), ``mu``
         (the unrefined time-weighted blend), ``flow_t0``, ``flow_t1``, ``weight0``, ``residual``.
         ``plan`` (:mod:`.tiling`) refines tile by tile to bound the memory, and then returns
         ``frame`` only: each tile's warps still sample the whole frames (a flow may point
@@ -128,14 +130,16 @@ class Refiner(nn.Module):
         cfg = self.config
         b, _, h, w = flow_t0.shape
         at = (tile.x, tile.y) if tile is not None else (0, 0)
-        s = torch.as_tensor(t, dtype=frame0.dtype, device=frame0.device).reshape(-1)
-        s = s.expand(b).clamp(1e-3, 1 - 1e-3).view(b, 1, 1, 1)
+        t = torch.as_tensor(t, dtype=frame0.dtype, device=frame0.device).reshape(-1).expand(b)
+        s = t.clamp(1e-3, 1 - 1e-3).view(b, 1, 1, 1)
+        # the time the network sees: s inside (0, 1); past frame1 (a predictor) t itself
+        seen = torch.where(t.view(b, 1, 1, 1) > 1, t.view(b, 1, 1, 1), s)
         warp0, warp1 = backward_warp(frame0, flow_t0, at), backward_warp(frame1, flow_t1, at)
         mu = torch.lerp(warp0, warp1, s)
         crop0, crop1 = (tile.crop(f) if tile is not None else f for f in (frame0, frame1))
         x = torch.cat(
             [crop0, crop1, warp0, warp1, flow_t0 / cfg.flow_scale, flow_t1 / cfg.flow_scale,
-             s.expand(b, 1, h, w)],
+             seen.expand(b, 1, h, w)],
             dim=1,
         )
         out = self._net(x)

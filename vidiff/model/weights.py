@@ -5,6 +5,8 @@ A file holds one or both learned parts (the motion estimate itself has no weight
 
 - ``refiner``: the learned mean (:class:`~vidiff.model.refiner.Refiner`), tensors named
   ``refiner.*``, config in ``refiner_config``;
+- ``predictor``: the same network trained past the last known frame (``vidiff generate``),
+  tensors named ``predictor.*``, config in ``predictor_config``;
 - ``denoiser``: the diffusion model (:class:`~vidiff.model.denoiser.Denoiser`), tensors named as its
   ``state_dict`` (``net.*``), config in ``config``.
 
@@ -32,18 +34,19 @@ FORMAT = "vidiff.model"
 FORMAT_VERSION = "2"
 READABLE_VERSIONS = ("1", "2")
 REFINER_PREFIX = "refiner."
-_RESERVED = ("format", "format_version", "config", "refiner_config", "parts")
+PREDICTOR_PREFIX = "predictor."
+_RESERVED = ("format", "format_version", "config", "refiner_config", "predictor_config", "parts")
 
 
 def save_weights(
     path, denoiser: Denoiser | None, metadata: dict[str, str] | None = None, *,
-    half: bool = False, refiner: Refiner | None = None,
+    half: bool = False, refiner: Refiner | None = None, predictor: Refiner | None = None,
 ) -> Path:
     """Write the given parts' weights and configs to ``path`` (a ``.safetensors`` file), under a
     temporary name renamed when complete."""
     path = Path(path)
-    if denoiser is None and refiner is None:
-        raise OptionError("save_weights needs a denoiser, a refiner or both")
+    if denoiser is None and refiner is None and predictor is None:
+        raise OptionError("save_weights needs a denoiser, a refiner or a predictor")
     meta = {str(k): str(v) for k, v in (metadata or {}).items()}
     clash = [k for k in meta if k in _RESERVED]
     if clash:
@@ -55,6 +58,10 @@ def save_weights(
         parts.append("refiner")
         meta["refiner_config"] = refiner.config.to_json()
         tensors.update({REFINER_PREFIX + k: v for k, v in refiner.state_dict().items()})
+    if predictor is not None:
+        parts.append("predictor")
+        meta["predictor_config"] = predictor.config.to_json()
+        tensors.update({PREDICTOR_PREFIX + k: v for k, v in predictor.state_dict().items()})
     if denoiser is not None:
         parts.append("denoiser")
         meta["config"] = denoiser.config.to_json()
@@ -85,7 +92,7 @@ def read_metadata(path) -> dict[str, str]:
 
 
 def read_parts(path) -> tuple[str, ...]:
-    """The parts a weights file holds (``"refiner"``, ``"denoiser"``); WeightsError if it is not
+    """The parts a weights file holds (``"refiner"``, ``"predictor"``, ``"denoiser"``); WeightsError if it is not
     a vidiff weights file of a version this vidiff reads."""
     path = Path(path)
     meta = read_metadata(path)
@@ -144,6 +151,7 @@ def _load_part(path, part: str, device, dtype):
     what, cls, config_key, module_cls, prefix = {
         "denoiser": ("diffusion model", ModelConfig, "config", Denoiser, ""),
         "refiner": ("refiner", RefinerConfig, "refiner_config", Refiner, REFINER_PREFIX),
+        "predictor": ("predictor", RefinerConfig, "predictor_config", Refiner, PREDICTOR_PREFIX),
     }[part]
     if part not in parts:
         raise WeightsError(
@@ -154,7 +162,8 @@ def _load_part(path, part: str, device, dtype):
         tensors = _tensors(path, lambda k: k.startswith(prefix))
         tensors = {k[len(prefix):]: v for k, v in tensors.items()}
     else:
-        tensors = _tensors(path, lambda k: not k.startswith(REFINER_PREFIX))
+        tensors = _tensors(
+            path, lambda k: not k.startswith((REFINER_PREFIX, PREDICTOR_PREFIX)))
     _fill(module, tensors, path, what)
     return module.to(device=device, dtype=dtype).eval()
 
@@ -165,6 +174,10 @@ def load_weights(path, device="cpu", dtype: torch.dtype = torch.float32) -> Deno
     return _load_part(path, "denoiser", device, dtype)
 
 
-def load_refiner(path, device="cpu", dtype: torch.dtype = torch.float32) -> Refiner:
-    """The refiner (learned mean) of a weights file; WeightsError as :func:`load_weights`."""
-    return _load_part(path, "refiner", device, dtype)
+def load_refiner(path, device="cpu", dtype: torch.dtype = torch.float32,
+                 part: str = "refiner") -> Refiner:
+    """The refiner (learned mean) of a weights file, or with ``part="predictor"`` its predictor;
+    WeightsError as :func:`load_weights`."""
+    if part not in ("refiner", "predictor"):
+        raise OptionError(f"part must be 'refiner' or 'predictor', got {part!r}")
+    return _load_part(path, part, device, dtype)

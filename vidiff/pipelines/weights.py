@@ -54,6 +54,7 @@ class Model:
     steps: int = 0
     weights: Path | None = None
     max_memory: object | None = None  # vidiff.model.memory.Budget: all concurrent calls together
+    predictor: object | None = None  # the refiner trained past the last known frame (generate)
 
     def call_budget(self, concurrent: int = 1):
         """The :class:`~vidiff.model.memory.Budget` of one model call when ``concurrent`` calls
@@ -68,18 +69,20 @@ class Model:
         from ..motion import FlowMotion
 
         base = base if base is not None else FlowMotion()
-        if self.refiner is None:
+        if self.refiner is None and self.predictor is None:
             return base
         from ..model.refined_motion import RefinedMotion
 
         budget = budget if budget is not None else self.call_budget()
-        return RefinedMotion(self.refiner, base, max_memory=budget)
+        return RefinedMotion(self.refiner, base, max_memory=budget, predictor=self.predictor)
 
     @property
     def description(self) -> str:
         parts = ["motion estimate"]
         if self.refiner is not None:
             parts.append("refiner")
+        if self.predictor is not None:
+            parts.append("predictor")
         if self.denoiser is not None and self.steps:
             parts.append(f"diffusion, {self.steps} steps")
         return " + ".join(parts)
@@ -111,7 +114,8 @@ def resolve_model(
 
     ``max_memory``: bytes the model may hold (``None``: the device's default budget).
     ``steps=None``: :data:`DEFAULT_STEPS` when the weights hold a diffusion model, else 0.
-    ``refine=None``: use the refiner when the weights hold one; ``True`` requires it.
+    ``refine=None``: use the refiner (and the predictor) when the weights hold one; ``True``
+    requires a refiner; ``False`` uses neither.
     Explicit steps or ``refine=True`` without weights that hold that part are errors.
     """
     from ..model import SAMPLERS, load_refiner, load_weights, read_parts
@@ -154,6 +158,8 @@ def resolve_model(
         raise OptionError(f"refine needs a refiner and {where}: pass --weights PATH")
     try:
         refiner = load_refiner(path, device=device) if refine is not False and "refiner" in parts else None
+        predictor = (load_refiner(path, device=device, part="predictor")
+                     if refine is not False and "predictor" in parts else None)
         denoiser = load_weights(path, device=device) if steps > 0 else None
     except WeightsError as exc:
         if weights is not None:
@@ -161,5 +167,6 @@ def resolve_model(
         warnings.warn(f"{exc}; using the motion estimate alone", stacklevel=2)
         return Model(max_memory=budget)
     return Model(
-        refiner, denoiser, int(steps), path if (refiner or denoiser) else None, max_memory=budget
+        refiner, denoiser, int(steps), path if (refiner or denoiser or predictor) else None,
+        max_memory=budget, predictor=predictor,
     )

@@ -2,7 +2,8 @@
 and still scenes.
 
 A sample is ``frames`` (``3 h w 3`` uint8: input 0, target, input 1), ``flows`` (``4 h w``
-float32: 0->1 and 1->0 in pixels, as the motion step computes them) and ``t`` in (0, 1).
+float32: 0->1 and 1->0 in pixels, as the motion step computes them) and ``t``: in (0, 1) for
+interpolation, above 1 for prediction (:mod:`.predict_pack`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import numpy as np
 
 
 def augment(frames: np.ndarray, flows: np.ndarray, t: float, rng: np.random.Generator):
-    """Flips, transposition and time reversal of one sample (``3 h w 3``, ``4 h w``, t)."""
+    """Flips, transposition and time reversal of one sample (``3 h w 3``, ``4 h w``, t); a
+    prediction sample (``t > 1``) is not reversed, since a predictor only ever looks ahead."""
     flows = flows.astype(np.float32)
     if rng.random() < 0.5:  # horizontal flip: x -> -x
         frames, flows = frames[:, :, ::-1], flows[:, :, ::-1] * np.array([-1, 1, -1, 1])[:, None, None]
@@ -20,7 +22,7 @@ def augment(frames: np.ndarray, flows: np.ndarray, t: float, rng: np.random.Gene
         frames, flows = frames[:, ::-1], flows[:, ::-1] * np.array([1, -1, 1, -1])[:, None, None]
     if rng.random() < 0.5:  # transpose: x <-> y
         frames, flows = frames.transpose(0, 2, 1, 3), flows.transpose(0, 2, 1)[[1, 0, 3, 2]]
-    if rng.random() < 0.5:  # time reversal
+    if t < 1.0 and rng.random() < 0.5:  # time reversal (not of a prediction: t > 1 stays ahead)
         frames, flows, t = frames[::-1], flows[[2, 3, 0, 1]], 1.0 - t
     return np.ascontiguousarray(frames), np.ascontiguousarray(flows), t
 
@@ -49,10 +51,10 @@ def degrade(frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def still_scene(frame: np.ndarray, rng: np.random.Generator, motion=None):
+def still_scene(frame: np.ndarray, rng: np.random.Generator, motion=None, t: float | None = None):
     """A sample in which nothing moves: three copies of ``frame`` (``h w 3`` uint8), each with its
     own codec and sensor noise as a real video's frames have, the flows that the motion step
-    finds between the noisy inputs (small, nonzero), and a random time.
+    finds between the noisy inputs (small, nonzero), and ``t`` (default: a random time inside).
 
     The triplet packs skip static crops (they hold no motion to learn), so without these a
     refiner never sees one and corrects still content too; there the motion estimate (the
@@ -69,7 +71,9 @@ def still_scene(frame: np.ndarray, rng: np.random.Generator, motion=None):
     elif rng.random() < 0.5:
         frames = _noisy(frames, rng, float(rng.uniform(0.3, 1.5)))
     flows = full_flows(motion if motion is not None else FlowMotion(), frames[0], frames[2])
-    return frames, flows.astype(np.float32), float(rng.uniform(0.1, 0.9))
+    if t is None:
+        t = float(rng.uniform(0.1, 0.9))
+    return frames, flows.astype(np.float32), t
 
 
 def _noisy(frames: np.ndarray, rng: np.random.Generator, sigma: float) -> np.ndarray:

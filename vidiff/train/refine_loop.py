@@ -136,7 +136,8 @@ class Sampler:
             fr = pack.frames[i, :, y : y + self.crop, x : x + self.crop]
             fl = pack.flows[i, :, y : y + self.crop, x : x + self.crop]
             if self.still and rng.random() < self.still:
-                fr, fl, t = still_scene(fr[rng.integers(3)], rng, self.motion)
+                t = float(pack.times[i])  # a prediction pack's still scenes stay predictions
+                fr, fl, t = still_scene(fr[rng.integers(3)], rng, self.motion, t if t > 1 else None)
             else:
                 fr, fl, t = augment(fr, fl, float(pack.times[i]), rng)
                 if self.degrade and rng.random() < self.degrade:
@@ -221,7 +222,7 @@ def evaluate_packs(model: Refiner, sampler: Sampler, limit: int) -> dict:
 
 def train_refiner(
     config: str | Path, data: list[Path], out: Path, *, steps: int | None = None,
-    resume: bool = False, init_weights: str | Path | None = None,
+    resume: bool = False, init_weights: str | Path | None = None, init_part: str = "refiner",
     max_minutes: float | None = None, log: Callable[[str], None] = print,
 ) -> Path:
     """Train (or continue) a refiner run; returns the path of its EMA weights."""
@@ -246,7 +247,7 @@ def train_refiner(
     sampler = Sampler(packs, tc.mix, tc.crop, tc.degrade, tc.still)
     model = Refiner(run.model)
     if init_weights is not None:
-        model.load_state_dict(load_refiner(init_weights).state_dict())
+        model.load_state_dict(load_refiner(init_weights, part=init_part).state_dict())
     ema = Refiner(run.model)
     ema.load_state_dict(model.state_dict())
     ema.requires_grad_(False)

@@ -7,7 +7,8 @@ inference) and then cropped. Storing the flows makes a training step pure tensor
 
 Layout (a folder, numpy only to read, memory-mapped): ``frames.npy`` uint8 ``n 3 h w 3`` (frame0,
 target, frame1; RGB), ``flows.npy`` float16 ``n 4 h w`` (flow 0->1 then 1->0, dx dy, pixels),
-``times.npy`` float32 ``n`` (the target's time, in (0, 1)), ``holdout.npy`` bool ``n`` and
+``times.npy`` float32 ``n`` (the target's time: in (0, 1) for interpolation; above 1 in a
+prediction pack, :mod:`.predict_pack`), ``holdout.npy`` bool ``n`` and
 ``index.json`` (format, version, sources, per-sample source ids in ``sources.npy``).
 
 Crops are chosen where there is something to learn: each kept crop has motion between its inputs
@@ -112,14 +113,16 @@ def full_flows(motion, frame0: np.ndarray, frame1: np.ndarray) -> np.ndarray:
 
 
 def estimate_from_flows(frame0: np.ndarray, frame1: np.ndarray, flows: np.ndarray, t: float):
-    """The motion estimate (``h w 3`` float32 in [0, 1]) at ``t`` from stored flows."""
+    """The motion estimate (``h w 3`` float32 in [0, 1]) at ``t`` from stored flows; past frame1
+    (``t > 1``, prediction) it is frame1 carried on by the flow, as :class:`FlowMotion` does."""
     from vidiff.motion.blend import blend_warped, flows_to_time
 
     f0 = torch.from_numpy(frame0).permute(2, 0, 1)[None].float() / 255
     f1 = torch.from_numpy(frame1).permute(2, 0, 1)[None].float() / 255
     fl = torch.from_numpy(np.ascontiguousarray(flows, dtype=np.float32))[None]
     ft0, ft1 = flows_to_time(fl[:, :2], fl[:, 2:], t)
-    mu = blend_warped(f0, f1, ft0, ft1, 1.0 - t, t)
+    s = min(max(t, 0.0), 1.0)
+    mu = blend_warped(f0, f1, ft0, ft1, 1.0 - s, s)
     return mu[0].permute(1, 2, 0).numpy()
 
 

@@ -1,0 +1,157 @@
+"""The predictor (the refiner trained past the last known frame, for ``vidiff generate``): where it
+serves, how it is stored and found, and the prediction packs it trains on."""
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from media import pattern_frame
+
+from vidiff.model import (
+    RefinedMotion,
+    Refiner,
+    RefinerConfig,
+    load_refiner,
+    read_parts,
+    save_weights,
+)
+from vidiff.motion import FlowMotion
+
+
+def frames_pair(h=40, w=56, shift=(2.0, 1.0)):
+    to = lambda a: torch.from_numpy(a).permute(2, 0, 1)[None].float() / 255  # noqa: E731
+    return to(pattern_frame(0, (w, h), shift)), to(pattern_frame(1, (w, h), shift))
+
+
+def red_net(amount=0.2) -> Refiner:
+    """A tiny network whose only output is ``+amount`` on the red channel, everywhere."""
+    net = Refiner(RefinerConfig.tiny())
+    with torch.no_grad():
+        net.head.bias[5] = amount / net.config.residual_scale
+    return net
+
+
+def test_an_untrained_predictor_is_the_extrapolation():
+    f0, f1 = frames_pair()
+    motion = FlowMotion()
+    refined = RefinedMotion(None, motion, predictor=Refiner(RefinerConfig.tiny()))
+    times = [0.5, 2.0, 3.0, 5.0]
+    plain = motion.estimate(f0, f1, times)
+    out = refined.estimate(f0, f1, times)
+    assert torch.equal(out[:, :, 0], plain[:, :, 0])  # no refiner: interpolation is plain
+    # past frame1 the blend starts at frame1's side: frame0's warp weighs 1e-3
+    assert (out - plain).abs().max() < 2e-3
+
+
+def test_the_predictor_serves_only_times_past_frame1():
+    f0, f1 = frames_pair()
+    motion = FlowMotion()
+    refined = RefinedMotion(Refiner(RefinerConfig.tiny()), motion, predictor=red_net())
+    times = [0.5, 2.0, 4.0, -1.0]
+    plain = motion.estimate(f0, f1, times)
+    out = refined.estimate(f0, f1, times)
+    diff = (out - plain)[0].mean(dim=(2, 3))  # channel x time
+    assert diff[:, 0].abs().max() < 2e-3 and diff[:, 3].abs().max() < 1e-6
+    for j in (1, 2):
+        assert diff[0, j] > 0.1 and diff[1:, j].abs().max() < 2e-3
+    assert torch.equal(refined.estimate(f0, f1, [1.0])[:, :, 0], f1)
+
+
+def test_the_predictor_sees_how_far_ahead_it_is():
+    """The time channel carries t past frame1 (inside (0, 1) it is the blend share, as before)."""
+    net = Refiner(RefinerConfig.tiny())
+    torch.nn.init.normal_(net.head.weight, std=0.5)
+    f = torch.rand(1, 3, 16, 16)
+    zero = torch.zeros(1, 2, 16, 16)
+    a, b = (net(f, f, zero, zero, t)["frame"] for t in (2.0, 4.0))
+    assert not torch.allclose(a, b)
+
+
+def test_weights_hold_a_predictor_and_generate_finds_it(tmp_path):
+    from vidiff.pipelines.weights import resolve_model
+
+    refiner, predictor = Refiner(RefinerConfig.tiny()), red_net(0.3)
+    path = save_weights(tmp_path / "w.safetensors", None, {"step": "1"}, refiner=refiner,
+                        predictor=predictor, half=True)
+    assert read_parts(path) == ("refiner", "predictor")
+    loaded = load_refiner(path, part="predictor")
+    assert torch.allclose(loaded.head.bias, predictor.head.bias, atol=1e-3)
+    assert torch.equal(load_refiner(path).head.bias, refiner.head.bias)  # zero: exact in fp16
+    model = resolve_model(None, path, torch.device("cpu"))
+    assert model.predictor is not None and "predictor" in model.description
+    motion = model.motion()
+    f0, f1 = frames_pair()
+    out = motion.estimate(f0, f1, [2.0])
+    plain = FlowMotion().estimate(f0, f1, [2.0])
+    assert float((out - plain)[0, 0].mean()) > 0.2
+    assert resolve_model(None, path, torch.device("cpu"), refine=False).predictor is None
+    only = save_weights(tmp_path / "p.safetensors", None, predictor=predictor)
+    assert read_parts(only) == ("predictor",)
+    assert isinstance(resolve_model(None, only, torch.device("cpu")).motion(), RefinedMotion)
+
+
+def test_a_prediction_sample_is_never_reversed():
+    from vidiff.train.augment import augment
+
+    frames = np.random.default_rng(0).integers(0, 255, (3, 16, 16, 3), dtype=np.uint8)
+    flows = np.zeros((4, 16, 16), np.float32)
+    seen = set()
+    for seed in range(16):
+        _, _, t = augment(frames, flows, 3.0, np.random.default_rng(seed))
+        assert t == 3.0
+        seen.add(augment(frames, flows, 0.25, np.random.default_rng(seed))[2])
+    assert seen == {0.25, 0.75}  # interpolation samples still are, half the time
+
+
+def numbered_frames(folder, count, size=(64, 48)):
+    """Frames whose brightness tells their index (frame i: 40 + 4 i on a fixed texture)."""
+    folder.mkdir()
+    texture = (np.indices((size[1], size[0])).sum(0) % 7 * 3).astype(np.int16)[..., None]
+    for i in range(count):
+        image = np.clip(texture + 40 + 4 * i, 0, 255).astype(np.uint8).repeat(3, axis=2)
+        cv2.imwrite(str(folder / f"{i:04d}.png"), image)
+    return folder
+
+
+def test_prediction_packs_pair_consecutive_frames_with_targets_ahead(tmp_path):
+    from vidiff.train.predict_pack import make_prediction_pack
+    from vidiff.train.triplets import read_triplets
+
+    src = numbered_frames(tmp_path / "clip", 30)
+    out = make_prediction_pack([src], tmp_path / "pack", crop=32, chunk=30, stride=2,
+                               exclude_bench=False, log=lambda s: None)
+    pack = read_triplets(out)
+    assert len(pack) == 2 * (13 * 4 + 2)  # pairs 0, 2, .., 24 (k = 2..5) and 26 (k = 2, 3)
+    assert set(np.unique(pack.times)) == {2.0, 3.0, 4.0, 5.0}
+    for i in range(len(pack)):
+        a, target, b = (np.asarray(f, dtype=float).mean() for f in pack.frames[i])
+        assert round((b - a) / 4) == 1  # consecutive seeds
+        assert round((target - a) / 4) == pack.times[i]  # the target k frames after the first
+
+
+def test_prediction_packs_keep_out_the_bench_windows(tmp_path):
+    from vidiff.train.predict_pack import add_prediction_samples, bench_windows
+    from vidiff.train.triplets import TripletWriter
+
+    assert bench_windows(300) == [(0, 30), (139, 177), (286, 324)]
+    assert bench_windows(5) == []
+    frames = [np.full((40, 40, 3), 40 + 4 * i, np.uint8) for i in range(30)]
+    writer = TripletWriter(tmp_path / "pack", 32)
+    added = add_prediction_samples(writer, FlowMotion(), frames, 100, "x", False, (2, 3, 4, 5),
+                                   1, 32, np.random.default_rng(0),
+                                   excluded=lambda i: 110 <= i < 115)
+    assert added == len(writer) > 0
+    for sample, t in zip(writer.parts["frames"], writer.parts["times"], strict=True):
+        first = round((sample[0].mean() - 40) / 4)
+        used = set(range(100 + first, 100 + first + int(t) + 1))
+        assert not used & set(range(110, 115))
+
+
+@pytest.mark.parametrize("name", ["predictor.toml"])
+def test_the_predictor_config_loads(name):
+    from pathlib import Path
+
+    from vidiff.train.refine_loop import load_refiner_config
+
+    run = load_refiner_config(Path(__file__).resolve().parents[1] / "configs" / name)
+    assert run.model == RefinerConfig() and run.train.loss == "mse"
