@@ -154,4 +154,35 @@ def test_the_predictor_config_loads(name):
     from vidiff.train.refine_loop import load_refiner_config
 
     run = load_refiner_config(Path(__file__).resolve().parents[1] / "configs" / name)
-    assert run.model == RefinerConfig() and run.train.loss == "mse"
+    assert run.model == RefinerConfig() and run.train.loss == "log_mse"
+
+
+def test_log_mse_is_minus_the_mean_per_sample_psnr():
+    from vidiff.train.refine_loop import log_mse
+
+    target = torch.zeros(2, 3, 8, 8)
+    guess = torch.stack([torch.full((3, 8, 8), 0.01), torch.full((3, 8, 8), 0.1)])
+    psnr = torch.tensor([40.0, 20.0])
+    expected = (-psnr / 10 * np.log(10)).mean()
+    assert torch.allclose(log_mse(guess, target, floor=0.0), expected, atol=1e-4)
+    guess.requires_grad_(True)
+    log_mse(guess, target).backward()
+    easy, hard = guess.grad[0].abs().mean(), guess.grad[1].abs().mean()
+    assert easy > 5 * hard  # a sample's weight is 1 / its own error
+
+
+def test_training_evaluation_reports_the_gain_over_repeating_the_last_frame(tmp_path):
+    from vidiff.train.predict_pack import make_prediction_pack
+    from vidiff.train.refine_loop import Sampler, evaluate_packs
+    from vidiff.train.triplets import read_triplets
+
+    src = numbered_frames(tmp_path / "clip", 30)
+    pack = read_triplets(make_prediction_pack([src], tmp_path / "pack", crop=32, chunk=10,
+                                              holdout_every=2, exclude_bench=False,
+                                              log=lambda s: None))
+    assert 0 < pack.holdout.sum() < len(pack)
+    report = evaluate_packs(Refiner(RefinerConfig.tiny()), Sampler([pack], (), 32), 100)["pack0"]
+    assert abs(report["gain_db"]) < 0.05  # an untrained network is the motion estimate
+    # the frames brighten by 4 levels a frame, so holding frame1 misses by 4 (t - 1) levels,
+    # which the motion estimate (no motion in the texture) misses by just as much
+    assert abs(report["gain_over_repeat_db"]) < 0.05
