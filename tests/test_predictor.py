@@ -154,7 +154,7 @@ def test_the_predictor_config_loads(name):
     from vidiff.train.refine_loop import load_refiner_config
 
     run = load_refiner_config(Path(__file__).resolve().parents[1] / "configs" / name)
-    assert run.model == RefinerConfig() and run.train.loss == "log_mse"
+    assert run.model == RefinerConfig(flow_gain=True) and run.train.loss == "log_mse"
 
 
 def test_log_mse_is_minus_the_mean_per_sample_psnr():
@@ -186,3 +186,24 @@ def test_training_evaluation_reports_the_gain_over_repeating_the_last_frame(tmp_
     # the frames brighten by 4 levels a frame, so holding frame1 misses by 4 (t - 1) levels,
     # which the motion estimate (no motion in the texture) misses by just as much
     assert abs(report["gain_over_repeat_db"]) < 0.05
+
+
+def test_a_flow_gain_head_starts_as_the_network_it_grew_from():
+    from vidiff.train.refine_loop import start_from
+
+    plain = Refiner(RefinerConfig.tiny())
+    torch.nn.init.normal_(plain.head.weight, std=0.1)
+    grown = Refiner(RefinerConfig(channels=(4, 8, 8), flow_gain=True))
+    assert grown.head.out_channels == plain.head.out_channels + 2
+    start_from(grown, plain)
+    f0, f1 = frames_pair()
+    flow = torch.randn(1, 2, 40, 56)
+    a, b = (net(f0, f1, flow, -flow, 2.0)["frame"] for net in (plain, grown))
+    assert torch.allclose(a, b, atol=1e-6)
+    with torch.no_grad():  # a very negative gain output stops side 1's motion entirely
+        grown.head.bias[9] = -30.0
+        grown.head.weight.zero_()
+        grown.head.bias[:9] = torch.tensor([0, 0, 0, 0, -30.0, 0, 0, 0, 0])
+    held = grown(f0, f1, flow, -flow, 2.0)
+    assert torch.allclose(held["frame"], f1, atol=1e-4)  # frame1 repeated
+    assert RefinerConfig.from_dict(RefinerConfig().to_dict()) == RefinerConfig()

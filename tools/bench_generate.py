@@ -71,12 +71,15 @@ class ClipResult:
     mu: Scores = field(default_factory=Scores)
     model: Scores = field(default_factory=Scores)
     spread: list[float] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)
     seconds: float = 0.0
 
 
 def clean_windows(path: Path, count: int, length: int, detector: SceneDetector):
-    """Yield up to ``count`` windows of ``length`` consecutive frames spread over the clip, each
-    free of scene cuts (a window whose frames cross a cut slides forward frame by frame)."""
+    """Yield up to ``count`` windows ``(first frame index, frames)`` of ``length`` consecutive
+    frames spread over the clip, each free of scene cuts (a window whose frames cross a cut slides
+    forward frame by frame). ``vidiff.train.predict_pack.bench_windows`` keeps these frames out of
+    the predictor's training data: keep the two in step."""
     with open_reader(path) as reader:
         total = reader.info.frame_count
         if total is None:
@@ -93,7 +96,7 @@ def clean_windows(path: Path, count: int, length: int, detector: SceneDetector):
                 continue
             if any(detector.is_cut(a[1], b[1]) for a, b in itertools.pairwise(buf)):
                 continue  # try the next start
-            yield [img for img, _ in buf]
+            yield start, [img for img, _ in buf]
             starts.popleft()
             while starts and starts[0] <= i:  # windows do not overlap
                 starts.popleft()
@@ -103,7 +106,8 @@ def bench_clip(path: Path, args, mu_gen, model_gen) -> ClipResult:
     started = time.perf_counter()
     detector = SceneDetector()
     result = ClipResult(path.name, "")
-    for window in clean_windows(path, args.windows, args.seeds + args.predict, detector):
+    for start, window in clean_windows(path, args.windows, args.seeds + args.predict, detector):
+        result.starts.append(start)
         h, w = window[0].shape[:2]
         result.size = f"{w}x{h}"
         seeds, truth = window[: args.seeds], window[args.seeds :]
@@ -239,7 +243,7 @@ def main() -> int:
         r = bench_clip(path, args, mu_gen, model_gen)
         print(
             f"{path.name}: {r.windows} windows, repeat {r.repeat.cell()}, mu {r.mu.cell()}, "
-            f"vidiff {r.model.cell()} ({r.seconds:.0f} s)",
+            f"vidiff {r.model.cell()} ({r.seconds:.0f} s; windows at frames {r.starts})",
             file=sys.stderr,
         )
         results.append(r)

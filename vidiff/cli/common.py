@@ -31,12 +31,12 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--no-refine", action="store_true",
-        help="skip the refiner (learned correction of the motion estimate); with --steps 0 "
-        "this is the motion estimate alone, the fastest setting",
+        help="skip the refiner and the predictor (learned corrections of the motion estimate); "
+        "with --steps 0 this is the motion estimate alone, the fastest setting",
     )
     g.add_argument("--sampler", help="sampler name (default: the deterministic few-step one)")
     g.add_argument(
-        "--weights", help="model weights (.safetensors: refiner and/or diffusion model; "
+        "--weights", help="model weights (.safetensors: refiner, predictor and/or diffusion model; "
         "default: the weights shipped with vidiff)"
     )
     g.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")

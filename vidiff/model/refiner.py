@@ -8,7 +8,10 @@ them), the two backward warps those flows make and ``t`` itself. What it returns
 corrections, each zero when the network outputs zero (its head is zero-initialised, so an untrained
 refiner returns the motion estimate exactly):
 
-- a flow correction for each side (``b 2 h w`` pixels), after which both frames are warped again;
+- a flow correction for each side (``b 2 h w`` pixels), after which both frames are warped again
+  (with ``flow_gain``, each side's flow is first scaled by a per-pixel factor in (0, 2), 1 at
+  zero: a predictor extrapolating 4 frames ahead must be able to damp a whole flow it cannot
+  trust, which an additive correction of a few pixels cannot);
 - a blend weight per pixel (``sigmoid(logit + logit(1 - s))``, so ``1 - s`` at zero): occlusions
   are where one side must win;
 - a colour residual (``b 3 h w``, scaled by ``residual_scale``) for what no warp can supply.
@@ -45,6 +48,7 @@ class RefinerConfig:
     flow_scale: float = 20.0  # flows enter the network divided by this (pixels)
     flow_correction: float = 4.0  # network output 1 = this many pixels of flow correction
     residual_scale: float = 0.1  # network output 1 = this much colour residual (frames in [0, 1])
+    flow_gain: bool = False  # two more outputs: a factor in (0, 2) on each side's flow to time
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
@@ -77,6 +81,10 @@ class RefinerConfig:
             raise OptionError(f"RefinerConfig: unknown key {unknown[0]!r}")
         return cls(**data)
 
+    @property
+    def out_channels(self) -> int:
+        return OUT_CHANNELS + (2 if self.flow_gain else 0)
+
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
 
@@ -100,7 +108,7 @@ class Refiner(nn.Module):
             self.enc.append(nn.Sequential(conv(ch[i - 1], ch[i], 2), conv(ch[i], ch[i])))
         self.proj = nn.ModuleList(nn.Conv2d(ch[i + 1], ch[i], 1) for i in range(len(ch) - 1))
         self.dec = nn.ModuleList(conv(ch[i], ch[i]) for i in range(len(ch) - 1))
-        self.head = nn.Conv2d(ch[0], OUT_CHANNELS, 3, 1, 1)
+        self.head = nn.Conv2d(ch[0], cfg.out_channels, 3, 1, 1)
         nn.init.zeros_(self.head.weight)  # untrained refiner = the motion estimate, exactly
         nn.init.zeros_(self.head.bias)
 
@@ -145,6 +153,9 @@ class Refiner(nn.Module):
         out = self._net(x)
         d0 = out[:, 0:2] * cfg.flow_correction
         d1 = out[:, 2:4] * cfg.flow_correction
+        if cfg.flow_gain:  # scale each flow first (1 at zero): damp motion it cannot trust
+            flow_t0 = flow_t0 * 2 * torch.sigmoid(out[:, 8:9])
+            flow_t1 = flow_t1 * 2 * torch.sigmoid(out[:, 9:10])
         flow_t0, flow_t1 = flow_t0 + d0, flow_t1 + d1
         warp0, warp1 = backward_warp(frame0, flow_t0, at), backward_warp(frame1, flow_t1, at)
         weight0 = torch.sigmoid(out[:, 4:5] + torch.log((1 - s) / s))

@@ -234,6 +234,25 @@ def evaluate_packs(model: Refiner, sampler: Sampler, limit: int) -> dict:
 # -- the loop ---------------------------------------------------------------------------------
 
 
+def start_from(model: Refiner, source: Refiner) -> None:
+    """Copy ``source``'s weights into ``model``. Their configs may differ in outputs only (a
+    ``flow_gain`` head has two more): the shared output channels are copied and the new ones keep
+    their zero start, so the copy computes exactly what ``source`` did."""
+    own, theirs = model.state_dict(), source.state_dict()
+    if set(own) != set(theirs):
+        raise OptionError("--init-weights: the network's layers differ from this config's")
+    for k, v in theirs.items():
+        if v.shape == own[k].shape:
+            own[k] = v
+        elif k.startswith("head.") and v.shape[1:] == own[k].shape[1:] and v.shape[0] < own[k].shape[0]:
+            own[k][: v.shape[0]] = v
+        else:
+            raise OptionError(f"--init-weights: {k} has shape {tuple(v.shape)}, this config's "
+                              f"{tuple(own[k].shape)}")
+    model.load_state_dict(own)
+
+
+
 def train_refiner(
     config: str | Path, data: list[Path], out: Path, *, steps: int | None = None,
     resume: bool = False, init_weights: str | Path | None = None, init_part: str = "refiner",
@@ -261,7 +280,7 @@ def train_refiner(
     sampler = Sampler(packs, tc.mix, tc.crop, tc.degrade, tc.still)
     model = Refiner(run.model)
     if init_weights is not None:
-        model.load_state_dict(load_refiner(init_weights, part=init_part).state_dict())
+        start_from(model, load_refiner(init_weights, part=init_part))
     ema = Refiner(run.model)
     ema.load_state_dict(model.state_dict())
     ema.requires_grad_(False)
