@@ -118,8 +118,9 @@ def bench_clip(path: Path, args, mu_gen, model_gen) -> ClipResult:
         for guess, t in zip(mu, truth, strict=True):
             result.mu.add(guess, t)
         if model_gen is not None:
-            count = args.samples if model_gen.stochastic else 1
-            samples = [list(model_gen.stream(seeds, args.predict, sample=m)) for m in range(count)]
+            samples = [
+                list(model_gen.stream(seeds, args.predict, sample=m)) for m in range(args.samples)
+            ]
             for sample in samples:
                 for guess, t in zip(sample, truth, strict=True):
                     result.model.add(guess, t)
@@ -234,9 +235,10 @@ def main() -> int:
             steps=args.steps, weights=args.weights, device=args.device, seed=args.seed,
             window=window,
         )
-        samples = args.samples if model_gen.stochastic else 1
+        if not model_gen.stochastic:  # a deterministic model: every sample is the same
+            args.samples = 1
         note = (f"weights {path} ({', '.join(parts)}), {model_gen.steps} diffusion steps, "
-                f"{samples} sample(s)")
+                f"{args.samples} sample(s)")
     started = time.perf_counter()
     results = []
     for path in clips:

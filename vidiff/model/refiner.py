@@ -119,7 +119,8 @@ class Refiner(nn.Module):
         """Refined frame at ``t`` and its parts (see module docstring); every tensor ``b c h w``.
 
         ``t`` is a float or a ``(b,)`` tensor: in (0, 1) for the refiner; above 1 for a
-        predictor (a refiner trained past frame1, where the blend starts at frame1's side). Keys: ``frame`` (not clamped), ``mu``
+        predictor (a refiner trained past frame1, where the blend starts at frame1's side).
+        Keys: ``frame`` (not clamped), ``mu``
         (the unrefined time-weighted blend), ``flow_t0``, ``flow_t1``, ``weight0``, ``residual``.
         ``plan`` (:mod:`.tiling`) refines tile by tile to bound the memory, and then returns
         ``frame`` only: each tile's warps still sample the whole frames (a flow may point

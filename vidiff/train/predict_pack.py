@@ -10,7 +10,8 @@ there is frame1 carried on along the flow (:func:`.triplets.estimate_from_flows`
 Unlike interpolation packs, static crops and held frames are kept: in prediction they are what
 the model must learn to leave alone (repeating the last frame is the right answer for a still
 shot, and is what extrapolated noise in the flow loses against). Per target, one crop is where
-the motion estimate is most wrong (of ``candidates``) and one is random.
+the motion estimate is most wrong and one is random (:func:`.triplets.choose_crops`, with its
+motion and hold filters off).
 
 Frames that ``tools/bench_generate.py`` scores on (its evenly spread windows in each video, with a
 margin) are kept out by default (:func:`bench_windows`), so that the benchmark measures footage
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .triplets import TripletWriter, estimate_from_flows, full_flows
+from .triplets import TripletWriter, choose_crops, estimate_from_flows, full_flows
 
 HORIZON = (2, 3, 4, 5)
 
@@ -49,21 +50,6 @@ def prediction_plan(n: int, horizon: Sequence[int], stride: int) -> Iterator[tup
             yield a, ks
 
 
-def pick_crops(mu: np.ndarray, target: np.ndarray, crop: int, rng: np.random.Generator,
-               candidates: int = 8) -> list[tuple[int, int]]:
-    """Two crop corners: the candidate where ``mu`` is most wrong, and a random other one."""
-    h, w = target.shape[:2]
-    if h < crop or w < crop:
-        return []
-    err = np.abs(mu * 255.0 - target.astype(np.float32)).mean(2)
-    corners = [(int(rng.integers(0, h - crop + 1)), int(rng.integers(0, w - crop + 1)))
-               for _ in range(candidates)]
-    scores = [err[y : y + crop, x : x + crop].mean() for y, x in corners]
-    hard = int(np.argmax(scores))
-    rest = [c for i, c in enumerate(corners) if i != hard]
-    return [corners[hard], rest[int(rng.integers(len(rest)))]]
-
-
 def add_prediction_samples(
     writer: TripletWriter, motion, frames: Sequence[np.ndarray], first: int, source: str,
     holdout: bool, horizon: Sequence[int], stride: int, crop: int, rng: np.random.Generator,
@@ -81,7 +67,8 @@ def add_prediction_samples(
         for k in ks:
             target = frames[a + k]
             mu = estimate_from_flows(f0, f1, flows, float(k))
-            for y, x in pick_crops(mu, target, crop, rng):
+            for y, x in choose_crops(f0, target, f1, mu, crop, rng, min_motion=0.0,
+                                     skip_holds=False):
                 sl = (slice(y, y + crop), slice(x, x + crop))
                 writer.add(source, np.stack([f0[sl], target[sl], f1[sl]]),
                            flows[:, sl[0], sl[1]], float(k), holdout)

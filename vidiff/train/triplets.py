@@ -141,12 +141,13 @@ def is_hold(frame0: np.ndarray, target: np.ndarray, frame1: np.ndarray) -> bool:
 
 def choose_crops(
     frame0, target, frame1, mu, crop: int, rng: np.random.Generator, candidates: int = 8,
-    min_motion: float = 2.0,
+    min_motion: float = 2.0, skip_holds: bool = True,
 ) -> list[tuple[int, int]]:
     """Up to two crop corners: the candidate where mu is most wrong, and a random one with motion.
 
     ``min_motion``: mean absolute difference (0..255) between the inputs below which a crop is
-    static and skipped; crops whose target is a held input (:func:`is_hold`) are skipped too.
+    static and skipped; crops whose target is a held input (:func:`is_hold`) are skipped too,
+    unless ``skip_holds`` is false (prediction packs keep both: ``min_motion=0``).
     """
     h, w = frame0.shape[:2]
     if h < crop or w < crop:
@@ -158,8 +159,8 @@ def choose_crops(
     moving = [
         (y, x) for y, x in corners
         if diff[y : y + crop, x : x + crop].mean() >= min_motion
-        and not is_hold(frame0[y : y + crop, x : x + crop], target[y : y + crop, x : x + crop],
-                        frame1[y : y + crop, x : x + crop])
+        and not (skip_holds and is_hold(frame0[y : y + crop, x : x + crop], target[y : y + crop, x : x + crop],
+                        frame1[y : y + crop, x : x + crop]))
     ]
     if not moving:
         return []
