@@ -290,6 +290,41 @@ def test_mse_loss_is_what_psnr_measures():
     assert refiner_loss(res, target) == pytest.approx(0.4 / 16, abs=2e-3)  # Charbonnier ~ L1
 
 
+def test_partly_still_scenes_move_an_object_over_the_still_background():
+    from vidiff.train.augment import still_scene
+    from vidiff.train.refine_loop import Sampler
+
+    rng = np.random.default_rng(1)
+    frame = np.full((64, 64, 3), 40, np.uint8)  # dark background
+    source = np.full((64, 64, 3), 230, np.uint8)  # a bright object
+    moved = sizable = 0
+    for _ in range(12):
+        frames, flows, t = still_scene(frame, rng, layer_source=source)
+        assert frames.shape == (3, 64, 64, 3) and flows.shape == (4, 64, 64)
+        bright = frames[..., 0] > 135
+        assert all(b.sum() > 0 for b in bright)  # the object is in every frame
+        assert np.abs(frames[~bright].astype(int) - 40).mean() < 6  # the rest stays still
+        # the target shows the object where it is at time t: never outside what it swept
+        ys, xs = np.nonzero(bright[1])
+        lo = np.minimum(*[np.argwhere(b).min(0) for b in (bright[0], bright[2])]) - 8
+        hi = np.maximum(*[np.argwhere(b).max(0) for b in (bright[0], bright[2])]) + 8
+        assert (ys >= lo[0]).all() and (ys <= hi[0]).all() and (xs >= lo[1]).all() and (xs <= hi[1]).all()
+        moved += not np.array_equal(bright[0], bright[2])
+        sizable += bright[0].sum() > 30
+    assert moved >= 10 and sizable >= 9  # the object mostly moves, and the flows see it move
+    assert np.abs(flows).max() > 0.5
+
+    class Pack:  # the Sampler cuts objects from its own frames when asked to
+        frames = np.stack([np.stack([pattern_frame(i, (64, 64), (3.0, 1.0)) for i in (0, 1, 2)])] * 2)
+        flows = np.zeros((2, 4, 64, 64), np.float32)
+        times = np.array([0.5, 0.5])
+        holdout = np.array([False, True])
+
+    still = Sampler([Pack()], (), 64, still=1.0).batch(np.random.default_rng(2), 6)
+    layered = Sampler([Pack()], (), 64, still=1.0, still_layer=1.0).batch(np.random.default_rng(2), 6)
+    assert layered["flow_t0"].abs().mean() > still["flow_t0"].abs().mean()
+
+
 def test_still_scenes_are_noisy_copies_with_the_flows_the_motion_step_finds():
     from vidiff.metrics import psnr
     from vidiff.train.augment import still_scene

@@ -51,7 +51,8 @@ def degrade(frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def still_scene(frame: np.ndarray, rng: np.random.Generator, motion=None, t: float | None = None):
+def still_scene(frame: np.ndarray, rng: np.random.Generator, motion=None, t: float | None = None,
+                layer_source: np.ndarray | None = None):
     """A sample in which nothing moves: three copies of ``frame`` (``h w 3`` uint8), each with its
     own codec and sensor noise as a real video's frames have, the flows that the motion step
     finds between the noisy inputs (small, nonzero), and ``t`` (default: a random time inside).
@@ -59,20 +60,31 @@ def still_scene(frame: np.ndarray, rng: np.random.Generator, motion=None, t: flo
     The triplet packs skip static crops (they hold no motion to learn), so without these a
     refiner never sees one and corrects still content too; there the motion estimate (the
     average of two noisy copies) is already the best guess, and at 45-55 dB every change
-    costs dearly."""
+    costs dearly.
+
+    With ``layer_source`` (``h w 3`` uint8) the scene is still only in part, as a shot from a
+    fixed camera is: an object cut from it moves over the still background
+    (:func:`vidiff.train.synthetic.random_layer`), drawn exactly where it is at each time, so
+    the sample teaches both to leave still pixels alone and to correct the moving ones."""
     from vidiff.motion import FlowMotion
 
+    from .synthetic import draw_layer, random_layer
     from .triplets import full_flows
 
+    if t is None:
+        t = float(rng.uniform(0.1, 0.9))
     frames = np.stack([frame] * 3)
+    if layer_source is not None:
+        layer = random_layer(rng, layer_source, min(frame.shape[:2]))
+        still = frame.astype(np.float32)
+        frames = np.stack([np.clip(draw_layer(still, layer, tau) + 0.5, 0, 255).astype(np.uint8)
+                           for tau in (0.0, t, 1.0)])
     if rng.random() < 0.8:  # one quality for the clip, noise of its own per frame
         quality = int(rng.integers(30, 91))
         frames = _jpeg(_noisy(frames, rng, float(rng.uniform(0.5, 2.0))), quality)
     elif rng.random() < 0.5:
         frames = _noisy(frames, rng, float(rng.uniform(0.3, 1.5)))
     flows = full_flows(motion if motion is not None else FlowMotion(), frames[0], frames[2])
-    if t is None:
-        t = float(rng.uniform(0.1, 0.9))
     return frames, flows.astype(np.float32), t
 
 

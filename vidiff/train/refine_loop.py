@@ -53,6 +53,7 @@ class RefinerTrain:
     mix: tuple[float, ...] = ()  # weight per --data pack (default: equal)
     degrade: float = 0.0  # share of samples given video-like degradations (see degrade())
     still: float = 0.0  # share of samples made still scenes (see still_scene())
+    still_layer: float = 0.0  # share of those given a moving object over the still background
     loss: str = "charbonnier"  # or "mse" / "log_mse" (batch / mean per-sample PSNR); see LOSSES
     no_harm: float = 0.0  # weight of the extra cost on pixels made worse than mu (see refiner_loss)
     log_interval: int = 50
@@ -106,13 +107,14 @@ def to_tensors(frames: np.ndarray, flows: np.ndarray, times: np.ndarray) -> dict
 
 class Sampler:
     def __init__(self, packs: list[Triplets], mix: tuple[float, ...], crop: int,
-                 degrade: float = 0.0, still: float = 0.0):
+                 degrade: float = 0.0, still: float = 0.0, still_layer: float = 0.0):
         from vidiff.motion import FlowMotion
 
         self.packs = packs
         self.crop = crop
         self.degrade = degrade
         self.still = still
+        self.still_layer = still_layer
         self.motion = FlowMotion() if still else None
         weights = np.array(mix if mix else [1.0] * len(packs), dtype=np.float64)
         if len(weights) != len(packs) or (weights < 0).any() or weights.sum() <= 0:
@@ -137,13 +139,24 @@ class Sampler:
             fl = pack.flows[i, :, y : y + self.crop, x : x + self.crop]
             if self.still and rng.random() < self.still:
                 t = float(pack.times[i])  # a prediction pack's still scenes stay predictions
-                fr, fl, t = still_scene(fr[rng.integers(3)], rng, self.motion, t if t > 1 else None)
+                source = self._layer_source(rng) if rng.random() < self.still_layer else None
+                fr, fl, t = still_scene(fr[rng.integers(3)], rng, self.motion, t if t > 1 else None,
+                                        source)
             else:
                 fr, fl, t = augment(fr, fl, float(pack.times[i]), rng)
                 if self.degrade and rng.random() < self.degrade:
                     fr = degrade(fr, rng)
             frames.append(fr), flows.append(fl), times.append(t)
         return to_tensors(np.stack(frames), np.stack(flows), np.array(times))
+
+    def _layer_source(self, rng: np.random.Generator) -> np.ndarray:
+        """A crop of a random training frame, to cut a moving object from."""
+        k = int(rng.choice(len(self.packs), p=self.weights))
+        pack = self.packs[k]
+        i = int(self.train_idx[k][rng.integers(len(self.train_idx[k]))])
+        h, w = pack.frames.shape[2:4]
+        y, x = rng.integers(0, h - self.crop + 1), rng.integers(0, w - self.crop + 1)
+        return np.asarray(pack.frames[i, rng.integers(3), y : y + self.crop, x : x + self.crop])
 
     def eval_batches(self, k: int, limit: int, size: int = 32):
         pack, idx = self.packs[k], self.eval_idx[k][:limit]
@@ -277,7 +290,7 @@ def train_refiner(
         raise OptionError(f"{out} already holds a run; pass --resume or choose another --out")
     (out / "evals").mkdir(parents=True, exist_ok=True)
     packs = [read_triplets(Path(p)) for p in data]
-    sampler = Sampler(packs, tc.mix, tc.crop, tc.degrade, tc.still)
+    sampler = Sampler(packs, tc.mix, tc.crop, tc.degrade, tc.still, tc.still_layer)
     model = Refiner(run.model)
     if init_weights is not None:
         start_from(model, load_refiner(init_weights, part=init_part))

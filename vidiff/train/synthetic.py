@@ -116,6 +116,39 @@ def _render(src: np.ndarray, motion: Motion, tau: float, size: int) -> np.ndarra
                           borderMode=cv2.BORDER_REFLECT101)
 
 
+def random_layer(rng: np.random.Generator, src: np.ndarray, size: int):
+    """A foreground object for a ``size`` px scene: a patch of ``src`` (``h w 3``) cut out by a
+    random shape, with its own linear motion (mostly a translation, sometimes spin and zoom);
+    ``(texture, mask, Motion)`` for :func:`draw_layer`."""
+    obj = int(rng.integers(size // 6, size // 2 + 1))
+    obj = max(4, min(obj, src.shape[0] - 1, src.shape[1] - 1))
+    y, x = rng.integers(0, src.shape[0] - obj), rng.integers(0, src.shape[1] - obj)
+    tex = np.ascontiguousarray(src[y : y + obj, x : x + obj])
+    mask = _shape_mask(rng, obj)
+    # the object's centre crosses the output from half + pos - d/2 to half + pos + d/2, so
+    # the texture point under output pixel p is p - position(tau) + obj/2
+    speed, angle = _speed(rng) * 1.3, rng.uniform(0, 2 * math.pi)
+    d = np.array([math.cos(angle), math.sin(angle)]) * speed
+    pos = rng.uniform(-0.3 * size, 0.3 * size, 2)
+    centre = obj / 2 - pos + d / 2
+    spin = float(rng.normal(0, 0.1)) if rng.random() < 0.4 else 0.0
+    zoom_rate = float(rng.normal(0, 0.05)) if rng.random() < 0.3 else 0.0
+    return tex, mask, Motion((centre[0], centre[1]), (-d[0], -d[1]), 1.0, zoom_rate, spin)
+
+
+def draw_layer(frame: np.ndarray, layer, tau: float) -> np.ndarray:
+    """``frame`` (float32 ``h w 3``) with a :func:`random_layer` object drawn over it where the
+    object is at time ``tau``."""
+    tex, mask, m = layer
+    h, w = frame.shape[:2]
+    mat = m.matrix(tau, min(h, w))
+    drawn = cv2.warpAffine(tex, mat, (w, h), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+                           borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+    alpha = cv2.warpAffine(mask, mat, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)[..., None]
+    return frame * (1 - alpha) + drawn * alpha
+
+
 def render_scene(photos: list, rng: np.random.Generator, size: int, t: float):
     """Frames at times 0, t, 1 (uint8 ``3 size size 3``) of one random scene; its source names."""
     names = []
@@ -131,32 +164,12 @@ def render_scene(photos: list, rng: np.random.Generator, size: int, t: float):
     for _ in range(int(rng.choice(4, p=[0.2, 0.35, 0.3, 0.15]))):
         j = int(rng.integers(len(photos)))
         names.append(photos[j][0])
-        obj = int(rng.integers(size // 6, size // 2 + 1))
-        src = photos[j][1]
-        y, x = rng.integers(0, src.shape[0] - obj), rng.integers(0, src.shape[1] - obj)
-        tex = np.ascontiguousarray(src[y : y + obj, x : x + obj])
-        mask = _shape_mask(rng, obj)
-        # the object's centre crosses the output from half + pos - d/2 to half + pos + d/2, so
-        # the texture point under output pixel p is p - position(tau) + obj/2
-        speed, angle = _speed(rng) * 1.3, rng.uniform(0, 2 * math.pi)
-        d = np.array([math.cos(angle), math.sin(angle)]) * speed
-        pos = rng.uniform(-0.3 * size, 0.3 * size, 2)
-        centre = obj / 2 - pos + d / 2
-        spin = float(rng.normal(0, 0.1)) if rng.random() < 0.4 else 0.0
-        zoom_rate = float(rng.normal(0, 0.05)) if rng.random() < 0.3 else 0.0
-        m = Motion((centre[0], centre[1]), (-d[0], -d[1]), 1.0, zoom_rate, spin)
-        layers.append((tex, mask, m))
+        layers.append(random_layer(rng, photos[j][1], size))
     out = []
     for tau in (0.0, t, 1.0):
         frame = _render(bg, bg_motion, tau, size).astype(np.float32)
-        for tex, mask, m in layers:
-            mat = m.matrix(tau, size)
-            layer = cv2.warpAffine(tex, mat, (size, size), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
-                                   borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
-            alpha = cv2.warpAffine(mask, mat, (size, size),
-                                   flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                   borderMode=cv2.BORDER_CONSTANT, borderValue=0)[..., None]
-            frame = frame * (1 - alpha) + layer * alpha
+        for layer in layers:
+            frame = draw_layer(frame, layer, tau)
         out.append(np.clip(frame + 0.5, 0, 255).astype(np.uint8))
     return np.stack(out), names
 
