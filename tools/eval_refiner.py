@@ -77,7 +77,7 @@ def main() -> int:
             gain = v[:, 0] - base[:, 0]
             apart = "  ".join(f"{label} {int(sel.sum())}: {gain[sel].mean():+.3f}"
                               for label, sel in (("still", still), ("moving", ~still)) if sel.any())
-            print(f"{name:10s} {v[:, 0].mean():.3f} dB  SSIM {v[:, 1].mean():.4f}  "
+            print(f"{name:10s} {v[:, 0].mean():.3f} dB  SSIM {v[:, 1].mean():.5f}  "
                   f"gain {gain.mean():+.3f} (improved {np.mean(gain > 0):.0%}; {apart})  "
                   f"{1000 * seconds[m] / len(items):.0f} ms  {m}", flush=True)
     return 0
