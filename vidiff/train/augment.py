@@ -73,8 +73,9 @@ def still_scene(frame: np.ndarray, rng: np.random.Generator, motion=None, t: flo
 
     if t is None:
         t = float(rng.uniform(0.1, 0.9))
-    frames = np.stack([frame] * 3)
-    if layer_source is not None:
+    if layer_source is None:
+        frames = np.stack([frame] * 3)
+    else:
         layer = random_layer(rng, layer_source, min(frame.shape[:2]))
         still = frame.astype(np.float32)
         frames = np.stack([np.clip(draw_layer(still, layer, tau) + 0.5, 0, 255).astype(np.uint8)

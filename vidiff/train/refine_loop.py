@@ -131,12 +131,8 @@ class Sampler:
     def batch(self, rng: np.random.Generator, size: int) -> dict:
         frames, flows, times = [], [], []
         for k in rng.choice(len(self.packs), size=size, p=self.weights):
-            pack = self.packs[k]
-            i = int(self.train_idx[k][rng.integers(len(self.train_idx[k]))])
-            h, w = pack.frames.shape[2:4]
-            y, x = rng.integers(0, h - self.crop + 1), rng.integers(0, w - self.crop + 1)
-            fr = pack.frames[i, :, y : y + self.crop, x : x + self.crop]
-            fl = pack.flows[i, :, y : y + self.crop, x : x + self.crop]
+            pack, i, crop = self._random_crop(rng, int(k))
+            fr, fl = pack.frames[i, :, *crop], pack.flows[i, :, *crop]
             if self.still and rng.random() < self.still:
                 t = float(pack.times[i])  # a prediction pack's still scenes stay predictions
                 source = self._layer_source(rng) if rng.random() < self.still_layer else None
@@ -149,14 +145,19 @@ class Sampler:
             frames.append(fr), flows.append(fl), times.append(t)
         return to_tensors(np.stack(frames), np.stack(flows), np.array(times))
 
-    def _layer_source(self, rng: np.random.Generator) -> np.ndarray:
-        """A crop of a random training frame, to cut a moving object from."""
-        k = int(rng.choice(len(self.packs), p=self.weights))
+    def _random_crop(self, rng: np.random.Generator, k: int):
+        """A random training sample of pack ``k`` and a random ``crop`` px window of it:
+        ``(pack, sample index, (row slice, column slice))``."""
         pack = self.packs[k]
         i = int(self.train_idx[k][rng.integers(len(self.train_idx[k]))])
         h, w = pack.frames.shape[2:4]
         y, x = rng.integers(0, h - self.crop + 1), rng.integers(0, w - self.crop + 1)
-        return np.asarray(pack.frames[i, rng.integers(3), y : y + self.crop, x : x + self.crop])
+        return pack, i, (slice(y, y + self.crop), slice(x, x + self.crop))
+
+    def _layer_source(self, rng: np.random.Generator) -> np.ndarray:
+        """A crop of a random training frame, to cut a moving object from."""
+        pack, i, crop = self._random_crop(rng, int(rng.choice(len(self.packs), p=self.weights)))
+        return np.asarray(pack.frames[i, rng.integers(3), *crop])
 
     def eval_batches(self, k: int, limit: int, size: int = 32):
         pack, idx = self.packs[k], self.eval_idx[k][:limit]
