@@ -246,6 +246,47 @@ def test_shipped_refiner_configs_load_and_bad_keys_are_named(tmp_path):
     assert load_refiner_config(good).train.loss == "mse"
 
 
+def test_refiner_lr_decays_by_cosine_after_warm_up_and_bad_schedules_are_named(tmp_path):
+    from vidiff.errors import OptionError
+    from vidiff.train.refine_loop import RefinerTrain, load_refiner_config
+    from vidiff.train.schedules import lr_at
+
+    cfg = tmp_path / "decay.toml"
+    cfg.write_text("[train]\nlr = 1e-3\nwarmup_steps = 10\nlr_decay_steps = 110\n"
+                   "min_lr_ratio = 0.1\n")
+    tc = load_refiner_config(cfg).train
+    assert lr_at(4, tc) == pytest.approx(5e-4)  # warming up
+    assert lr_at(10, tc) == pytest.approx(1e-3)
+    assert lr_at(60, tc) == pytest.approx(1e-4 + 9e-4 * 0.5)  # half way down the cosine
+    assert lr_at(110, tc) == pytest.approx(1e-4) == lr_at(500, tc)  # held at the floor
+    constant = RefinerTrain()
+    assert lr_at(10_000, constant) == constant.lr
+    cfg.write_text("[train]\nwarmup_steps = 100\nlr_decay_steps = 50\n")
+    with pytest.raises(OptionError, match="lr_decay_steps must be 0 or above warmup_steps"):
+        load_refiner_config(cfg)
+
+
+def test_a_wider_refiner_starts_as_the_network_it_grew_from():
+    from vidiff.errors import OptionError
+    from vidiff.train.refine_loop import start_from
+
+    torch.manual_seed(0)
+    narrow = Refiner(RefinerConfig(channels=(4, 8, 8)))
+    torch.nn.init.normal_(narrow.head.weight, std=0.1)
+    wide = Refiner(RefinerConfig(channels=(6, 12, 16)))
+    start_from(wide, narrow)
+    f0, f1 = frames_pair()
+    flow = torch.randn(1, 2, 40, 56)
+    a, b = (net(f0, f1, flow, -flow, 0.5)["frame"] for net in (narrow, wide))
+    assert torch.allclose(a, b, atol=1e-5)
+    # the new channels are live: one step of training moves the output
+    loss = (wide(f0, f1, flow, -flow, 0.5)["frame"] - f1).square().mean()
+    loss.backward()
+    assert wide.head.weight.grad[:, 4:].abs().sum() > 0  # head weights from the new channels
+    with pytest.raises(OptionError, match="shape"):
+        start_from(narrow, wide)
+
+
 def test_no_harm_term_costs_only_pixels_made_worse_than_mu():
     from vidiff.train.refine_loop import charbonnier, refiner_loss
 

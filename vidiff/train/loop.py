@@ -39,6 +39,7 @@ from .batches import StepBatches, batch_to_cond, make_motion, step_loader, windo
 from .config import TrainRun, load_config
 from .evaluate import eval_line, evaluate, write_sample_grid
 from .pack import load_segments
+from .schedules import ema_decay_at, lr_at
 from .windows import EVAL_STREAM, WindowSampler, batch_seed, split_holdout
 
 CHECKPOINT = "checkpoint.pt"
@@ -300,24 +301,6 @@ def _train(run, data, out, total, resume, device, init_weights, log, dist, t_sta
     if dist.world > 1:
         torch.distributed.barrier()
     return out / WEIGHTS
-
-
-# -- schedules -------------------------------------------------------------------------------
-
-
-def lr_at(step: int, tc) -> float:
-    """Linear warm-up over ``warmup_steps``, then constant or cosine to ``lr_decay_steps``."""
-    factor = min(1.0, (step + 1) / tc.warmup_steps) if tc.warmup_steps else 1.0
-    if tc.lr_decay_steps:
-        progress = min(
-            1.0, max(0.0, (step - tc.warmup_steps) / (tc.lr_decay_steps - tc.warmup_steps))
-        )
-        factor *= tc.min_lr_ratio + (1 - tc.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-    return tc.lr * factor
-
-
-def ema_decay_at(step: int, tc) -> float:
-    return min(tc.ema_decay, (1 + step) / (10 + step))
 
 
 @torch.no_grad()

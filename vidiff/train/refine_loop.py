@@ -37,6 +37,7 @@ from vidiff.model.refiner import Refiner, RefinerConfig
 from vidiff.motion.blend import flows_to_time
 
 from .augment import augment, degrade, still_scene
+from .schedules import ema_decay_at, lr_at
 from .triplets import Triplets, read_triplets
 
 
@@ -48,6 +49,8 @@ class RefinerTrain:
     lr: float = 1e-3
     weight_decay: float = 1e-4
     warmup_steps: int = 200
+    lr_decay_steps: int = 0  # 0: constant LR after warm-up; N: cosine to lr*min_lr_ratio at step N
+    min_lr_ratio: float = 0.1
     ema_decay: float = 0.999
     grad_clip: float = 1.0
     mix: tuple[float, ...] = ()  # weight per --data pack (default: equal)
@@ -88,6 +91,12 @@ def load_refiner_config(path) -> RefinerRun:
         tr["mix"] = tuple(float(v) for v in tr["mix"])
     if tr.get("loss", "charbonnier") not in LOSSES:
         raise OptionError(f"--config {path}: loss must be one of {', '.join(LOSSES)}")
+    decay, warmup = tr.get("lr_decay_steps", 0), tr.get("warmup_steps", RefinerTrain.warmup_steps)
+    if decay and decay <= warmup:
+        raise OptionError(f"--config {path}: lr_decay_steps must be 0 or above warmup_steps "
+                          f"({warmup}), got {decay}")
+    if not 0 <= tr.get("min_lr_ratio", 0.1) <= 1:
+        raise OptionError(f"--config {path}: min_lr_ratio must be in [0, 1]")
     return RefinerRun(RefinerConfig.from_dict(data.get("refiner", {})), RefinerTrain(**tr))
 
 
@@ -249,22 +258,27 @@ def evaluate_packs(model: Refiner, sampler: Sampler, limit: int) -> dict:
 
 
 def start_from(model: Refiner, source: Refiner) -> None:
-    """Copy ``source``'s weights into ``model``. Their configs may differ in outputs only (a
-    ``flow_gain`` head has two more): the shared output channels are copied and the new ones keep
-    their zero start, so the copy computes exactly what ``source`` did."""
+    """Copy ``source``'s weights into ``model``, which may be wider (more channels per level)
+    or have more outputs (a ``flow_gain`` head has two more), never smaller.
+
+    Every tensor of ``source`` goes into the leading corner of ``model``'s; the rest keeps
+    ``model``'s own start, except that a convolution's weights from new input channels into old
+    output channels are zeroed. So the old channels never see the new ones, the zero-started head
+    keeps its new outputs at zero, and the copy computes exactly what ``source`` did; the new
+    channels join in as training moves those zeroed weights (a function-preserving widening,
+    as in Net2Net)."""
     own, theirs = model.state_dict(), source.state_dict()
     if set(own) != set(theirs):
         raise OptionError("--init-weights: the network's layers differ from this config's")
     for k, v in theirs.items():
-        if v.shape == own[k].shape:
-            own[k] = v
-        elif k.startswith("head.") and v.shape[1:] == own[k].shape[1:] and v.shape[0] < own[k].shape[0]:
-            own[k][: v.shape[0]] = v
-        else:
+        mine = own[k]
+        if v.ndim != mine.ndim or any(a > b for a, b in zip(v.shape, mine.shape)):
             raise OptionError(f"--init-weights: {k} has shape {tuple(v.shape)}, this config's "
-                              f"{tuple(own[k].shape)}")
+                              f"{tuple(mine.shape)}")
+        if mine.ndim == 4:  # conv weight (out, in, kh, kw)
+            mine[: v.shape[0], v.shape[1]:] = 0
+        mine[tuple(slice(0, n) for n in v.shape)] = v
     model.load_state_dict(own)
-
 
 
 def train_refiner(
@@ -328,7 +342,7 @@ def train_refiner(
     loss_sum, loss_n, stopped = 0.0, 0, False
     model.train()
     while step < tc.steps:
-        lr = tc.lr * min(1.0, (step + 1) / max(1, tc.warmup_steps))
+        lr = lr_at(step, tc)
         for g in opt.param_groups:
             g["lr"] = lr
         batch = sampler.batch(rng, tc.batch_size)
@@ -338,7 +352,7 @@ def train_refiner(
         torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
         opt.step()
         with torch.no_grad():
-            decay = min(tc.ema_decay, (1 + step) / (10 + step))
+            decay = ema_decay_at(step, tc)
             for pe, pm in zip(ema.parameters(), model.parameters()):
                 pe.lerp_(pm, 1 - decay)
         step += 1
