@@ -7,6 +7,8 @@ A quick check for training runs (the full report with SSIM, IE and peers is tool
 Evaluation sets only: nothing here trains. Each method's gain over mu is also given apart for
 still triplets (mean DIS flow under ``--still-px``, 0.5 px: mu is at 40-55 dB there and every
 change costs dearly) and moving ones: a mean over a set hides which of the two a model hurts.
+``--blend`` adds the 50/50 blend of the inputs and, as a bound on what knowing when to distrust
+the flow is worth, the better of mu and the blend chosen per triplet with the truth in hand.
 """
 
 from __future__ import annotations
@@ -34,6 +36,13 @@ def to_image(frame: torch.Tensor) -> np.ndarray:
     return frame[0].clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()
 
 
+class Blend:
+    """The 50/50 blend of the two inputs, as an estimator."""
+
+    def estimate(self, frame0: torch.Tensor, frame1: torch.Tensor, times) -> torch.Tensor:
+        return ((frame0 + frame1) / 2).unsqueeze(2).expand(-1, -1, len(times), -1, -1)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("weights", nargs="*", type=Path)
@@ -42,6 +51,8 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--ensemble", action="store_true", help="also each weights mirrored+averaged")
+    parser.add_argument("--blend", action="store_true",
+                        help="also the 50/50 blend and the per-triplet best of mu and blend (oracle)")
     parser.add_argument("--still-px", type=float, default=0.5,
                         help="triplets whose mean flow is below this are reported as still")
     args = parser.parse_args()
@@ -53,6 +64,8 @@ def main() -> int:
         methods[str(w)] = RefinedMotion(load_refiner(w), motion)
         if args.ensemble:
             methods[f"{w} (ensemble)"] = RefinedMotion(load_refiner(w), motion, ensemble=True)
+    if args.blend:
+        methods["blend"] = Blend()
     for name in args.sets.split(","):
         items = triplets(args.data, name)
         if not items:
@@ -72,6 +85,11 @@ def main() -> int:
                 scores[m].append((psnr(out, truth), ssim(out, truth)))
         base = np.array(scores["mu"])
         still = np.array(still)
+        if args.blend:
+            pick = np.array(scores["blend"])[:, 0] > base[:, 0]
+            scores["best of mu and blend per triplet (oracle)"] = np.where(
+                pick[:, None], np.array(scores["blend"]), base)
+            seconds["best of mu and blend per triplet (oracle)"] = 0.0
         for m, values in scores.items():
             v = np.array(values)
             gain = v[:, 0] - base[:, 0]
