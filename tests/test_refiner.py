@@ -84,6 +84,25 @@ def test_weights_hold_parts(tmp_path):
         load_refiner(save_weights(tmp_path / "d.safetensors", denoiser))
 
 
+def test_weights_saved_before_bicubic_warps_keep_the_bilinear_warps_they_learned_with(tmp_path):
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    refiner = Refiner(RefinerConfig.tiny())
+    assert refiner.config.warp == "bicubic"  # today's default, as the motion step
+    path = save_weights(tmp_path / "new.safetensors", None, {}, refiner=refiner)
+    assert load_refiner(path).config.warp == "bicubic"
+    with safe_open(path, "pt") as f:  # the same file as written before the key existed
+        meta, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    config = json.loads(meta["refiner_config"])
+    del config["warp"]
+    meta["refiner_config"] = json.dumps(config)
+    save_file(tensors, tmp_path / "old.safetensors", metadata=meta)
+    assert load_refiner(tmp_path / "old.safetensors").config.warp == "bilinear"
+
+
 def test_refined_motion_accepts_any_batch():
     f0, f1 = frames_pair()
     refined = RefinedMotion(Refiner(RefinerConfig.tiny()))

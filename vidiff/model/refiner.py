@@ -31,14 +31,14 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import OptionError
-from ..motion.warp import backward_warp
+from ..motion.warp import WARP_MODES, backward_warp
 from .tiling import TilePlan, run_tiled
 
 
@@ -49,6 +49,7 @@ class RefinerConfig:
     flow_correction: float = 4.0  # network output 1 = this many pixels of flow correction
     residual_scale: float = 0.1  # network output 1 = this much colour residual (frames in [0, 1])
     flow_gain: bool = False  # two more outputs: a factor in (0, 2) on each side's flow to time
+    warp: str = "bicubic"  # how it samples the frames (vidiff.motion.warp), as the motion step
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
@@ -56,9 +57,15 @@ class RefinerConfig:
             raise OptionError(
                 f"RefinerConfig: channels needs at least two positive entries, got {self.channels}"
             )
+        if self.warp not in WARP_MODES:
+            raise OptionError(f"RefinerConfig: warp must be one of {list(WARP_MODES)}")
         for name in ("flow_scale", "flow_correction", "residual_scale"):
             if not getattr(self, name) > 0:
                 raise OptionError(f"RefinerConfig: {name} must be positive")
+
+    # Keys that weights files saved before the key existed lack, with the value those weights were
+    # trained with (not today's default): bilinear warps until 2026-12-01.
+    SAVED_BEFORE: ClassVar[dict[str, Any]] = {"warp": "bilinear"}
 
     @property
     def factor(self) -> int:
@@ -143,7 +150,8 @@ class Refiner(nn.Module):
         s = t.clamp(1e-3, 1 - 1e-3).view(b, 1, 1, 1)
         # the time the network sees: s inside (0, 1); past frame1 (a predictor) t itself
         seen = torch.where(t.view(b, 1, 1, 1) > 1, t.view(b, 1, 1, 1), s)
-        warp0, warp1 = backward_warp(frame0, flow_t0, at), backward_warp(frame1, flow_t1, at)
+        warp0 = backward_warp(frame0, flow_t0, at, cfg.warp)
+        warp1 = backward_warp(frame1, flow_t1, at, cfg.warp)
         mu = torch.lerp(warp0, warp1, s)
         crop0, crop1 = (tile.crop(f) if tile is not None else f for f in (frame0, frame1))
         x = torch.cat(
@@ -158,7 +166,8 @@ class Refiner(nn.Module):
             flow_t0 = flow_t0 * 2 * torch.sigmoid(out[:, 8:9])
             flow_t1 = flow_t1 * 2 * torch.sigmoid(out[:, 9:10])
         flow_t0, flow_t1 = flow_t0 + d0, flow_t1 + d1
-        warp0, warp1 = backward_warp(frame0, flow_t0, at), backward_warp(frame1, flow_t1, at)
+        warp0 = backward_warp(frame0, flow_t0, at, cfg.warp)
+        warp1 = backward_warp(frame1, flow_t1, at, cfg.warp)
         weight0 = torch.sigmoid(out[:, 4:5] + torch.log((1 - s) / s))
         residual = out[:, 5:8] * cfg.residual_scale
         frame = warp1 + weight0 * (warp0 - warp1) + residual

@@ -138,7 +138,8 @@ def _fill(module: torch.nn.Module, tensors: dict[str, torch.Tensor], path: Path,
 
 def _config(meta: dict, key: str, cls, path: Path, what: str):
     try:
-        return cls.from_dict(json.loads(meta[key]))
+        saved = json.loads(meta[key])
+        return cls.from_dict({**getattr(cls, "SAVED_BEFORE", {}), **saved})
     except (KeyError, json.JSONDecodeError, TypeError, VidiffError) as exc:
         raise WeightsError(f"weights file {path} has no usable {what} config ({exc})") from None
 

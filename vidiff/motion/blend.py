@@ -57,23 +57,25 @@ def blend_warped(
     flow_t1: Tensor,
     weight0: Tensor | float,
     weight1: Tensor | float,
+    mode: str = "bilinear",
 ) -> Tensor:
     """Backward-warp both frames to time t and blend: ``sum(w_i warp_i) / sum(w_i)``; ``b 3 h w``.
+    ``mode``: the warp's sampling (:func:`vidiff.motion.warp.backward_warp`).
 
     ``weight0``/``weight1`` are ``b 1 h w`` (temporal share times visibility, strictly positive
     where the share is) or python floats; a side whose weight is the float 0 is not warped at all.
     """
     if isinstance(weight1, float) and weight1 == 0.0:
-        return backward_warp(frame0, flow_t0)
+        return backward_warp(frame0, flow_t0, mode=mode)
     if isinstance(weight0, float) and weight0 == 0.0:
-        return backward_warp(frame1, flow_t1)
+        return backward_warp(frame1, flow_t1, mode=mode)
     if isinstance(weight0, float) and isinstance(weight1, float):
         share = weight1 / (weight0 + weight1)
-        warped0 = backward_warp(frame0, flow_t0)
-        warped1 = backward_warp(frame1, flow_t1)
+        warped0 = backward_warp(frame0, flow_t0, mode=mode)
+        warped1 = backward_warp(frame1, flow_t1, mode=mode)
         if warped0.requires_grad or warped1.requires_grad:
             return torch.lerp(warped0, warped1, share)
         return warped0.lerp_(warped1, share)  # fresh tensors: blend in place
-    warped0 = backward_warp(frame0, flow_t0)
-    warped1 = backward_warp(frame1, flow_t1)
+    warped0 = backward_warp(frame0, flow_t0, mode=mode)
+    warped1 = backward_warp(frame1, flow_t1, mode=mode)
     return (weight0 * warped0 + weight1 * warped1) / (weight0 + weight1)

@@ -7,7 +7,9 @@ estimates ``b 3 n h w``; time in units of the input interval (frame0 at 0, frame
 The flow is OpenCV's DIS (Kroeger et al. 2016) on grayscale uint8 on the CPU, computed once per
 call in both directions (the two directions run in two threads; OpenCV releases the GIL). Frames
 with more than ``max_flow_pixels`` pixels get their flow at a reduced size, then the flow is resized
-back and its vectors rescaled. Warping and blending run in torch on the frames' device.
+back and its vectors rescaled. Warping and blending run in torch on the frames' device; the warps
+sample bicubically (``warp``): bilinear sampling blurs every frame warped by a fraction of a pixel,
+which cost 0.98 dB on Middlebury and 0.03 on UCF101 for the same flows.
 
 Occlusion handling is configurable: the default blends the two warps by time alone, which scored
 best on Middlebury and UCF101; ``use_visibility`` weights each side by its forward-backward
@@ -35,7 +37,7 @@ from vidiff.errors import OptionError
 from vidiff.motion.base import check_pair
 from vidiff.motion.blend import blend_warped, flows_to_time, visibility
 from vidiff.motion.splat import match_error, splat_flow
-from vidiff.motion.warp import backward_warp
+from vidiff.motion.warp import WARP_MODES, backward_warp
 
 MIN_FLOW_SIDE = 16  # smaller frames are padded for DIS (which needs >= 12 px a side)
 
@@ -83,6 +85,8 @@ class FlowMotionConfig:
     "linear": Super SloMo's approximation from the flows at the same pixel."""
     splat_sharpness: float = 20.0
     """k in the splat weight exp(-k * colour error) that decides which pixel wins an overlap."""
+    warp: str = "bicubic"
+    """How the frames are sampled at the flow's sub-pixel positions: "bicubic" or "bilinear"."""
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -91,6 +95,8 @@ class FlowMotionConfig:
             raise OptionError(
                 f"flow_to_time must be 'splat' or 'linear', got {self.flow_to_time!r}"
             )
+        if self.warp not in WARP_MODES:
+            raise OptionError(f"warp must be one of {list(WARP_MODES)}, got {self.warp!r}")
         if self.max_flow_pixels < 64 * 64:
             raise OptionError(f"max_flow_pixels must be at least 4096, got {self.max_flow_pixels}")
         if self.occlusion_alpha < 0 or self.occlusion_beta <= 0:
@@ -260,7 +266,7 @@ class FlowMotion:
         floor = 1e-3
         w0 = (1.0 - s) * (1.0 if vis0 is None else vis0 + floor)
         w1 = s * (1.0 if vis1 is None else vis1 + floor)
-        return blend_warped(f0, f1, flow_t0, flow_t1, w0, w1)
+        return blend_warped(f0, f1, flow_t0, flow_t1, w0, w1, mode=cfg.warp)
 
 
 def resize(image: Tensor, h: int, w: int) -> Tensor:

@@ -32,6 +32,7 @@ from .triplets import FILES, read_triplets
 
 def _errors(frames: torch.Tensor, flows: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
     """Mean squared error of the motion estimate at each of ``times`` against the target."""
+    from vidiff.motion import FlowMotionConfig
     from vidiff.motion.blend import blend_warped, flows_to_time
 
     k = times.shape[0]
@@ -39,7 +40,7 @@ def _errors(frames: torch.Tensor, flows: torch.Tensor, times: torch.Tensor) -> t
     fl = flows[None].expand(k, -1, -1, -1)
     ft0, ft1 = flows_to_time(fl[:, :2], fl[:, 2:], times)
     w1 = times.view(-1, 1, 1, 1)
-    mu = blend_warped(f0, f1, ft0, ft1, 1.0 - w1, w1)
+    mu = blend_warped(f0, f1, ft0, ft1, 1.0 - w1, w1, mode=FlowMotionConfig.warp)
     return (mu - gt).square().mean((1, 2, 3))
 
 

@@ -115,6 +115,7 @@ def full_flows(motion, frame0: np.ndarray, frame1: np.ndarray) -> np.ndarray:
 def estimate_from_flows(frame0: np.ndarray, frame1: np.ndarray, flows: np.ndarray, t: float):
     """The motion estimate (``h w 3`` float32 in [0, 1]) at ``t`` from stored flows; past frame1
     (``t > 1``, prediction) it is frame1 carried on by the flow, as :class:`FlowMotion` does."""
+    from vidiff.motion import FlowMotionConfig
     from vidiff.motion.blend import blend_warped, flows_to_time
 
     f0 = torch.from_numpy(frame0).permute(2, 0, 1)[None].float() / 255
@@ -122,7 +123,7 @@ def estimate_from_flows(frame0: np.ndarray, frame1: np.ndarray, flows: np.ndarra
     fl = torch.from_numpy(np.ascontiguousarray(flows, dtype=np.float32))[None]
     ft0, ft1 = flows_to_time(fl[:, :2], fl[:, 2:], t)
     s = min(max(t, 0.0), 1.0)
-    mu = blend_warped(f0, f1, ft0, ft1, 1.0 - s, s)
+    mu = blend_warped(f0, f1, ft0, ft1, 1.0 - s, s, mode=FlowMotionConfig.warp)
     return mu[0].permute(1, 2, 0).numpy()
 
 
