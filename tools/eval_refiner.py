@@ -7,7 +7,8 @@ A quick check for training runs (the full report with SSIM, IE and peers is tool
 Evaluation sets only: nothing here trains. Each method's gain over mu is also given apart for
 still triplets (mean DIS flow under ``--still-px``, 0.5 px: mu is at 40-55 dB there and every
 change costs dearly) and moving ones: a mean over a set hides which of the two a model hurts.
-``--blend`` adds the 50/50 blend of the inputs and, as a bound on what knowing when to distrust
+``--warps bilinear`` adds the motion estimate with other warps than the default (bicubic), for
+the same flows. ``--blend`` adds the 50/50 blend of the inputs and, as a bound on what knowing when to distrust
 the flow is worth, the better of mu and the blend chosen per triplet with the truth in hand.
 """
 
@@ -25,7 +26,7 @@ from benchmark import DEFAULT_DATA, read_rgb, triplets  # tools/benchmark.py
 from vidiff.metrics import psnr, ssim
 from vidiff.model.refined_motion import RefinedMotion
 from vidiff.model.weights import load_refiner
-from vidiff.motion import FlowMotion
+from vidiff.motion import FlowMotion, FlowMotionConfig
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
@@ -51,6 +52,8 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--ensemble", action="store_true", help="also each weights mirrored+averaged")
+    parser.add_argument("--warps", default="",
+                        help="comma-separated warp modes to also score mu with (e.g. bilinear)")
     parser.add_argument("--blend", action="store_true",
                         help="also the 50/50 blend and the per-triplet best of mu and blend (oracle)")
     parser.add_argument("--still-px", type=float, default=0.5,
@@ -64,6 +67,8 @@ def main() -> int:
         methods[str(w)] = RefinedMotion(load_refiner(w), motion)
         if args.ensemble:
             methods[f"{w} (ensemble)"] = RefinedMotion(load_refiner(w), motion, ensemble=True)
+    for mode in filter(None, args.warps.split(",")):
+        methods[f"mu ({mode} warps)"] = FlowMotion(FlowMotionConfig(warp=mode))
     if args.blend:
         methods["blend"] = Blend()
     for name in args.sets.split(","):
