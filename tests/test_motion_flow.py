@@ -48,6 +48,16 @@ def test_translation_interpolates_close_to_truth_and_beats_blend(t):
     assert motion_psnr > psnr(inner(blend), inner(truth)) + 8.0
 
 
+def test_in_between_frames_warp_bicubically_and_predictions_bilinearly():
+    a, b = to_tensor(translating(0)), to_tensor(translating(1))
+    default, bilinear = FlowMotion(), FlowMotion(FlowMotionConfig(warp="bilinear"))
+    truth = translating(0.5)
+    sharp, soft = (to_image(m.estimate(a, b, [0.5])[0, :, 0]) for m in (default, bilinear))
+    assert psnr(inner(sharp), inner(truth)) > psnr(inner(soft), inner(truth)) + 1.0
+    ahead = [2.0, -1.0]  # past the pair the flow is a guess: the softer sampling
+    assert torch.equal(default.estimate(a, b, ahead), bilinear.estimate(a, b, ahead))
+
+
 def test_endpoints_return_the_frames_exactly():
     a = to_tensor(translating(0))
     b = to_tensor(translating(1))

@@ -34,7 +34,9 @@ def red_net(amount=0.2) -> Refiner:
 def test_an_untrained_predictor_is_the_extrapolation():
     f0, f1 = frames_pair()
     motion = FlowMotion()
-    refined = RefinedMotion(None, motion, predictor=Refiner(RefinerConfig.tiny()))
+    # a predictor warps as the motion step does past the pair (FlowMotionConfig.warp_ahead)
+    ahead = RefinerConfig(channels=(4, 8, 8), warp=motion.config.warp_ahead)
+    refined = RefinedMotion(None, motion, predictor=Refiner(ahead))
     times = [0.5, 2.0, 3.0, 5.0]
     plain = motion.estimate(f0, f1, times)
     out = refined.estimate(f0, f1, times)
@@ -154,7 +156,7 @@ def test_the_predictor_config_loads(name):
     from vidiff.train.refine_loop import load_refiner_config
 
     run = load_refiner_config(Path(__file__).resolve().parents[1] / "configs" / name)
-    assert run.model == RefinerConfig(flow_gain=True) and run.train.loss == "log_mse"
+    assert run.model == RefinerConfig(flow_gain=True, warp="bilinear") and run.train.loss == "log_mse"
 
 
 def test_log_mse_is_minus_the_mean_per_sample_psnr():

@@ -86,7 +86,12 @@ class FlowMotionConfig:
     splat_sharpness: float = 20.0
     """k in the splat weight exp(-k * colour error) that decides which pixel wins an overlap."""
     warp: str = "bicubic"
-    """How the frames are sampled at the flow's sub-pixel positions: "bicubic" or "bilinear"."""
+    """How the frames are sampled at the flow's sub-pixel positions for in-between times:
+    "bicubic" or "bilinear"."""
+    warp_ahead: str = "bilinear"
+    """The same for times outside the pair (prediction, ``vidiff generate``), where the flow is
+    a guess and the softer bilinear sampling scored higher (tools/bench_generate.py: 30.23 dB /
+    SSIM 0.8481 against bicubic's 30.07 / 0.8446)."""
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -95,8 +100,11 @@ class FlowMotionConfig:
             raise OptionError(
                 f"flow_to_time must be 'splat' or 'linear', got {self.flow_to_time!r}"
             )
-        if self.warp not in WARP_MODES:
-            raise OptionError(f"warp must be one of {list(WARP_MODES)}, got {self.warp!r}")
+        for name in ("warp", "warp_ahead"):
+            if getattr(self, name) not in WARP_MODES:
+                raise OptionError(
+                    f"{name} must be one of {list(WARP_MODES)}, got {getattr(self, name)!r}"
+                )
         if self.max_flow_pixels < 64 * 64:
             raise OptionError(f"max_flow_pixels must be at least 4096, got {self.max_flow_pixels}")
         if self.occlusion_alpha < 0 or self.occlusion_beta <= 0:
@@ -266,7 +274,8 @@ class FlowMotion:
         floor = 1e-3
         w0 = (1.0 - s) * (1.0 if vis0 is None else vis0 + floor)
         w1 = s * (1.0 if vis1 is None else vis1 + floor)
-        return blend_warped(f0, f1, flow_t0, flow_t1, w0, w1, mode=cfg.warp)
+        mode = cfg.warp if 0.0 < t < 1.0 else cfg.warp_ahead
+        return blend_warped(f0, f1, flow_t0, flow_t1, w0, w1, mode=mode)
 
 
 def resize(image: Tensor, h: int, w: int) -> Tensor:

@@ -123,7 +123,8 @@ def estimate_from_flows(frame0: np.ndarray, frame1: np.ndarray, flows: np.ndarra
     fl = torch.from_numpy(np.ascontiguousarray(flows, dtype=np.float32))[None]
     ft0, ft1 = flows_to_time(fl[:, :2], fl[:, 2:], t)
     s = min(max(t, 0.0), 1.0)
-    mu = blend_warped(f0, f1, ft0, ft1, 1.0 - s, s, mode=FlowMotionConfig.warp)
+    mode = FlowMotionConfig.warp if 0.0 < t < 1.0 else FlowMotionConfig.warp_ahead
+    mu = blend_warped(f0, f1, ft0, ft1, 1.0 - s, s, mode=mode)
     return mu[0].permute(1, 2, 0).numpy()
 
 
