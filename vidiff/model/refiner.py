@@ -16,7 +16,10 @@ refiner returns the motion estimate exactly):
   are where one side must win;
 - a colour residual (``b 3 h w``, scaled by ``residual_scale``) for what no warp can supply.
 
-``frame = m * warp(frame0, flow_t0') + (1 - m) * warp(frame1, flow_t1') + residual``. This is the
+``frame = m * warp(frame0, flow_t0') + (1 - m) * warp(frame1, flow_t1') + residual``. Every warp
+samples as ``RefinerConfig.warp`` says: bicubic by default, as the motion step does for
+in-between times; ``configs/predictor.toml`` sets bilinear, as the motion step does past the
+pair; weights saved before the key existed were trained bilinear and load so. This is the
 structure of Super SloMo's refinement stage and of the last stages of RIFE/IFRNet, on top of a
 classical flow instead of a learned one.
 
