@@ -22,6 +22,8 @@ from typing import Any
 
 from vidiff.errors import OptionError
 
+from .schedules import schedule_problem
+
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 TASKS = ("interpolation", "prediction", "infill")
 
@@ -82,10 +84,6 @@ class TrainConfig:
             self.weight_decay >= 0, f"[train] weight_decay must be >= 0, got {self.weight_decay}"
         )
         _check(
-            0 <= self.min_lr_ratio <= 1,
-            f"[train] min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}",
-        )
-        _check(
             0 <= self.ema_decay < 1, f"[train] ema_decay must be in [0, 1), got {self.ema_decay}"
         )
         _check(self.grad_clip >= 0, f"[train] grad_clip must be >= 0, got {self.grad_clip}")
@@ -94,11 +92,8 @@ class TrainConfig:
             f"[train] precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}",
         )
         _check(self.max_minutes >= 0, f"[train] max_minutes must be >= 0, got {self.max_minutes}")
-        _check(
-            self.lr_decay_steps == 0 or self.lr_decay_steps > self.warmup_steps,
-            f"[train] lr_decay_steps must be 0 or above warmup_steps ({self.warmup_steps}), "
-            f"got {self.lr_decay_steps}",
-        )
+        problem = schedule_problem(self)
+        _check(problem is None, f"[train] {problem}")
 
 
 @dataclass(frozen=True)

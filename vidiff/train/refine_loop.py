@@ -37,7 +37,7 @@ from vidiff.model.refiner import Refiner, RefinerConfig
 from vidiff.motion.blend import flows_to_time
 
 from .augment import augment, degrade, still_scene
-from .schedules import ema_decay_at, lr_at
+from .schedules import ema_decay_at, lr_at, schedule_problem
 from .triplets import Triplets, read_triplets
 
 
@@ -91,13 +91,11 @@ def load_refiner_config(path) -> RefinerRun:
         tr["mix"] = tuple(float(v) for v in tr["mix"])
     if tr.get("loss", "charbonnier") not in LOSSES:
         raise OptionError(f"--config {path}: loss must be one of {', '.join(LOSSES)}")
-    decay, warmup = tr.get("lr_decay_steps", 0), tr.get("warmup_steps", RefinerTrain.warmup_steps)
-    if decay and decay <= warmup:
-        raise OptionError(f"--config {path}: lr_decay_steps must be 0 or above warmup_steps "
-                          f"({warmup}), got {decay}")
-    if not 0 <= tr.get("min_lr_ratio", 0.1) <= 1:
-        raise OptionError(f"--config {path}: min_lr_ratio must be in [0, 1]")
-    return RefinerRun(RefinerConfig.from_dict(data.get("refiner", {})), RefinerTrain(**tr))
+    train = RefinerTrain(**tr)
+    problem = schedule_problem(train)
+    if problem:
+        raise OptionError(f"--config {path}: {problem}")
+    return RefinerRun(RefinerConfig.from_dict(data.get("refiner", {})), train)
 
 
 # -- batches --------------------------------------------------------------------------------

@@ -9,6 +9,16 @@ from __future__ import annotations
 import math
 
 
+def schedule_problem(tc) -> str | None:
+    """What is wrong with ``tc``'s LR schedule settings, or None."""
+    if not 0 <= tc.min_lr_ratio <= 1:
+        return f"min_lr_ratio must be in [0, 1], got {tc.min_lr_ratio}"
+    if tc.lr_decay_steps and tc.lr_decay_steps <= tc.warmup_steps:
+        return (f"lr_decay_steps must be 0 or above warmup_steps ({tc.warmup_steps}), "
+                f"got {tc.lr_decay_steps}")
+    return None
+
+
 def lr_at(step: int, tc) -> float:
     """Linear warm-up over ``warmup_steps``, then constant or cosine to ``lr_decay_steps``."""
     factor = min(1.0, (step + 1) / tc.warmup_steps) if tc.warmup_steps else 1.0
