@@ -14,9 +14,14 @@ refiner returns the motion estimate exactly):
   trust, which an additive correction of a few pixels cannot);
 - a blend weight per pixel (``sigmoid(logit + logit(1 - s))``, so ``1 - s`` at zero): occlusions
   are where one side must win;
-- a colour residual (``b 3 h w``, scaled by ``residual_scale``) for what no warp can supply.
+- a colour residual (``b 3 h w``, scaled by ``residual_scale``) for what no warp can supply;
+- with ``fallback``, a per-pixel share ``f`` of the plain time-weighted blend of the two input
+  frames, in (-0.02, 1) and 0 at zero: where the flow cannot be trusted at all (sub-pixel noise
+  in a still scene, flicker, compression), the blend is often the better frame, and a direct
+  route to it learns faster than damping both flows through the warps' local gradients.
 
-``frame = m * warp(frame0, flow_t0') + (1 - m) * warp(frame1, flow_t1') + residual``. Every warp
+``frame = m * warp(frame0, flow_t0') + (1 - m) * warp(frame1, flow_t1') + residual``, then
+``frame + f * (lerp(frame0, frame1, t) - frame)`` with ``fallback``. Every warp
 samples as ``RefinerConfig.warp`` says: bicubic by default, as the motion step does for
 in-between times; ``configs/predictor.toml`` sets bilinear, as the motion step does past the
 pair; weights saved before the key existed were trained bilinear and load so. This is the
@@ -53,6 +58,7 @@ class RefinerConfig:
     residual_scale: float = 0.1  # network output 1 = this much colour residual (frames in [0, 1])
     flow_gain: bool = False  # two more outputs: a factor in (0, 2) on each side's flow to time
     warp: str = "bicubic"  # how it samples the frames (vidiff.motion.warp), as the motion step
+    fallback: bool = False  # one more output: a per-pixel share of the plain blend of the frames
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
@@ -93,7 +99,7 @@ class RefinerConfig:
 
     @property
     def out_channels(self) -> int:
-        return OUT_CHANNELS + (2 if self.flow_gain else 0)
+        return OUT_CHANNELS + (2 if self.flow_gain else 0) + (1 if self.fallback else 0)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
@@ -102,6 +108,13 @@ class RefinerConfig:
 IN_CHANNELS = 3 + 3 + 3 + 3 + 2 + 2 + 1  # frame0, frame1, warp0, warp1, flow_t0, flow_t1, t
 OUT_CHANNELS = 2 + 2 + 1 + 3  # flow corrections, blend logit, colour residual
 UPSAMPLE = "bilinear"
+FALLBACK_BIAS = -4.0  # the fallback share's sigmoid offset: 0 at zero, gradient ~0.018 there
+
+
+def fallback_share(logit: Tensor) -> Tensor:
+    """Share of the blend, in (-exp(FALLBACK_BIAS), 1): exactly 0 at zero, smooth everywhere."""
+    low = torch.sigmoid(torch.tensor(FALLBACK_BIAS, dtype=logit.dtype, device=logit.device))
+    return (torch.sigmoid(logit + FALLBACK_BIAS) - low) / (1 - low)
 
 
 def conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -131,7 +144,8 @@ class Refiner(nn.Module):
         ``t`` is a float or a ``(b,)`` tensor: in (0, 1) for the refiner; above 1 for a
         predictor (a refiner trained past frame1, where the blend starts at frame1's side).
         Keys: ``frame`` (not clamped), ``mu``
-        (the unrefined time-weighted blend), ``flow_t0``, ``flow_t1``, ``weight0``, ``residual``.
+        (the unrefined time-weighted blend), ``flow_t0``, ``flow_t1``, ``weight0``, ``residual``,
+        and with ``fallback`` the blend's share ``fallback``.
         ``plan`` (:mod:`.tiling`) refines tile by tile to bound the memory, and then returns
         ``frame`` only: each tile's warps still sample the whole frames (a flow may point
         anywhere), and everything else is per pixel or inside the U-Net's tile.
@@ -174,10 +188,14 @@ class Refiner(nn.Module):
         weight0 = torch.sigmoid(out[:, 4:5] + torch.log((1 - s) / s))
         residual = out[:, 5:8] * cfg.residual_scale
         frame = warp1 + weight0 * (warp0 - warp1) + residual
-        return {
-            "frame": frame, "mu": mu, "flow_t0": flow_t0, "flow_t1": flow_t1,
-            "weight0": weight0, "residual": residual,
-        }
+        res = {"mu": mu, "flow_t0": flow_t0, "flow_t1": flow_t1, "weight0": weight0,
+               "residual": residual}
+        if cfg.fallback:
+            at_gain = OUT_CHANNELS + (2 if cfg.flow_gain else 0)
+            share = res["fallback"] = fallback_share(out[:, at_gain:at_gain + 1])
+            frame = frame + share * (torch.lerp(crop0, crop1, s) - frame)
+        res["frame"] = frame
+        return res
 
     def _net(self, x: Tensor) -> Tensor:
         h, w = x.shape[-2:]

@@ -304,6 +304,7 @@ def train_refiner(
     (out / "evals").mkdir(parents=True, exist_ok=True)
     packs = [read_triplets(Path(p)) for p in data]
     sampler = Sampler(packs, tc.mix, tc.crop, tc.degrade, tc.still, tc.still_layer)
+    torch.manual_seed(tc.seed)  # the network's initial weights: the same run twice, the same start
     model = Refiner(run.model)
     if init_weights is not None:
         start_from(model, load_refiner(init_weights, part=init_part))
