@@ -182,6 +182,28 @@ def test_training_learns_what_the_flow_missed(tmp_path):
     assert read_parts(weights) == ("refiner",)
 
 
+def test_retiming_finds_where_the_target_sits_and_workers_change_nothing(tmp_path):
+    """Targets rendered at t = 0.3 or 0.7 but stored as 0.5: the re-timed pack holds the true
+    times, and two worker processes give exactly what one does."""
+    from vidiff.train.retime import retime_triplets
+    from vidiff.train.triplets import TripletWriter, read_triplets
+
+    rng = np.random.default_rng(2)
+    writer = TripletWriter(tmp_path / "pack", 32)
+    truth = [0.3, 0.7, 0.3, 0.7, 0.3]
+    for i, t in enumerate(truth):
+        frames, flows = shifted_sample(rng, d=(6.0, -4.0), t=t)
+        writer.add("synthetic", frames, flows, 0.5, holdout=i == 0)
+    pack = writer.close()
+    one = retime_triplets(pack, tmp_path / "one", log=lambda _: None)
+    two = retime_triplets(pack, tmp_path / "two", log=lambda _: None, workers=2)
+    assert one == two
+    times = read_triplets(tmp_path / "two").times
+    assert np.array_equal(read_triplets(tmp_path / "one").times, times)
+    assert np.allclose(times, truth, atol=0.03), times
+    assert np.allclose(read_triplets(pack).times, 0.5)  # the source pack is untouched
+
+
 def test_synthetic_scenes_are_exact_and_varied(tmp_path):
     """Rendered scenes are deterministic per seed; a pack of them has motion in every sample,
     times inside (0, 1) and every tenth sample held out."""
@@ -308,6 +330,27 @@ def test_a_wider_refiner_starts_as_the_network_it_grew_from():
     assert wide.head.weight.grad[:, 4:].abs().sum() > 0  # head weights from the new channels
     with pytest.raises(OptionError, match="shape"):
         start_from(narrow, wide)
+
+
+def test_a_deeper_refiner_starts_as_the_network_it_grew_from():
+    from vidiff.errors import OptionError
+    from vidiff.train.refine_loop import start_from
+
+    torch.manual_seed(0)
+    shallow = Refiner(RefinerConfig(channels=(4, 8, 8)))
+    torch.nn.init.normal_(shallow.head.weight, std=0.1)
+    deep = Refiner(RefinerConfig(channels=(4, 8, 8, 16)))  # a level below at 1/8
+    start_from(deep, shallow)
+    f0, f1 = frames_pair()  # 40 x 56: a multiple of both networks' factors, so the same padding
+    flow = torch.randn(1, 2, 40, 56)
+    a, b = (net(f0, f1, flow, -flow, 0.5)["frame"] for net in (shallow, deep))
+    assert torch.allclose(a, b, atol=1e-5)
+    # the new level is live: one step of training reaches its projection back up
+    loss = (deep(f0, f1, flow, -flow, 0.5)["frame"] - f1).square().mean()
+    loss.backward()
+    assert deep.proj[2].weight.grad.abs().sum() > 0
+    with pytest.raises(OptionError, match="layers differ"):
+        start_from(shallow, deep)
 
 
 def test_no_harm_term_costs_only_pixels_made_worse_than_mu():

@@ -12,17 +12,17 @@ import pytest
 import torch
 
 from vidiff.errors import OptionError
-from vidiff.model import Cond, Denoiser, ModelConfig, RefinedMotion, Refiner, sample
+from vidiff.model import Cond, Denoiser, ModelConfig, RefinedMotion, Refiner, RefinerConfig, sample
 from vidiff.model.memory import COSTS, FIXED, Budget, plan_for
 from vidiff.model.tiling import plan_tiles, run_tiled, tile_weight
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def perturbed_refiner(seed: int = 0) -> Refiner:
+def perturbed_refiner(seed: int = 0, config: RefinerConfig | None = None) -> Refiner:
     """A refiner whose output differs from the motion estimate (the shipped head is zero)."""
     torch.manual_seed(seed)
-    refiner = Refiner().eval()
+    refiner = Refiner(config).eval()
     with torch.no_grad():
         for p in refiner.parameters():
             p.add_(torch.randn_like(p) * 0.05)
@@ -133,6 +133,22 @@ def test_refined_motion_under_a_budget_plans_tiles_that_fit():
     small = 6 * 2**20 + FIXED + COSTS["refiner_frame"] * h * w // 16
     whole = RefinedMotion(refiner).estimate(f0, f1, [0.5])
     tiled = RefinedMotion(refiner, max_memory=Budget(small)).estimate(f0, f1, [0.5])
+    assert psnr(tiled, whole) > 70
+
+
+def test_a_deeper_refiner_tiles_on_its_own_grid_and_margins():
+    """A 5-level refiner (factor 16, twice the receptive field) gets tiles on a 16 px grid with
+    twice the margins, and tiled still matches untiled."""
+    deep = perturbed_refiner(config=RefinerConfig(channels=(8, 8, 16, 16, 32)))
+    assert deep.config.factor == 16
+    h, w = 240, 400
+    f0, f1, _ = smooth_pair(h, w)
+    small = FIXED + COSTS["refiner_frame"] * h * w + COSTS["refiner_tile"] * 208 * 208
+    plan = plan_for("refiner", h, w, 1, small, factor=16)
+    assert len(plan.tiles) > 1 and plan.margin == 32 and plan.overlap == 128
+    assert all(t.x % 16 == 0 and t.y % 16 == 0 for t in plan.tiles)
+    whole = RefinedMotion(deep).estimate(f0, f1, [0.5])
+    tiled = RefinedMotion(deep, max_memory=Budget(small)).estimate(f0, f1, [0.5])
     assert psnr(tiled, whole) > 70
 
 

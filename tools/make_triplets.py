@@ -13,7 +13,7 @@ retime:  a copy of a footage pack with each sample's time set to where the motio
 examples:
   python tools/make_triplets.py footage ../shared/data/clips ../shared/data/sequences --out packs/footage
   python tools/make_triplets.py photos /work/cache/photos --samples 6000 --out packs/photos
-  python tools/make_triplets.py retime packs/footage --out packs/footage-retimed
+  python tools/make_triplets.py retime packs/footage --out packs/footage-retimed --workers 2
   python tools/make_triplets.py predict ../shared/data/clips ../shared/data/sequences --out packs/predict
 """
 
@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="photos: number of samples (default: %(default)s)")
     parser.add_argument("--keep-bench-windows", action="store_true",
                         help="predict: also use the frames tools/bench_generate.py scores on")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="retime: processes to fit times in (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     start = time.monotonic()
@@ -72,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 
             if len(args.sources) != 1:
                 raise VidiffError("retime takes one pack")
-            stats = retime_triplets(args.sources[0], args.out,
+            stats = retime_triplets(args.sources[0], args.out, workers=args.workers,
                                     log=lambda s: print(s, file=sys.stderr, flush=True))
             out = args.out
             print(f"retime: {stats}", file=sys.stderr)

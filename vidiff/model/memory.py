@@ -39,8 +39,17 @@ FIXED = 64 * 2**20  # weights, workspaces and allocator slack not proportional t
 MIN_BUDGET = 64 * 2**20
 CPU_DEFAULT_CAP = 4 * 2**30
 REFINER_TILING = {"overlap": 64, "margin": 16, "multiple": 8}
-"""The refiner's receptive field is about 50 px: with 64 px overlaps and 16 px discarded at each
-tile's inner edges, tiled matches untiled to ~1e-4 (tests/test_tiling.py)."""
+"""The 4-level refiner's receptive field is about 60 px: with 64 px overlaps and 16 px discarded
+at each tile's inner edges, tiled matches untiled to ~1e-4 (tests/test_tiling.py). A refiner
+with another downsampling factor scales all three with it (:func:`refiner_tiling`)."""
+
+
+def refiner_tiling(factor: int = 8) -> dict[str, int]:
+    """Tiling of a refiner that downsamples ``factor`` times: its receptive field, and with it
+    the margin and overlap, grows in proportion (each level adds two 3x3 convs at its stride)."""
+    scale = max(1, factor // REFINER_TILING["multiple"])
+    return {"overlap": REFINER_TILING["overlap"] * scale, "margin": REFINER_TILING["margin"] * scale,
+            "multiple": max(factor, REFINER_TILING["multiple"])}
 DENOISER_TILING = {"overlap": 128, "margin": 32, "multiple": 64}
 """The diffusion U-Net downsamples 64x (stem 4, four 2x levels); its GroupNorms see a tile's
 statistics instead of the frame's, so it matches untiled less exactly than the refiner."""
@@ -112,17 +121,19 @@ def available_ram() -> int:
 
 
 def plan_for(
-    part: str, height: int, width: int, frames: int, budget: int | Budget | None, costs=None
+    part: str, height: int, width: int, frames: int, budget: int | Budget | None, costs=None,
+    factor: int = 8,
 ) -> TilePlan:
     """The tiles ``part`` ("refiner" or "denoiser") needs for ``frames`` frames of
-    ``height x width`` within ``budget`` (bytes, strict; ``None``: no limit, one tile)."""
+    ``height x width`` within ``budget`` (bytes, strict; ``None``: no limit, one tile);
+    ``factor``: the refiner's downsampling (``RefinerConfig.factor``)."""
     if budget is None:
         return single_plan(height, width)
     if not isinstance(budget, Budget):
         budget = Budget(budget)
     strict, calls, budget = budget.strict, budget.calls, budget.bytes
     costs = costs or COSTS
-    tiling = REFINER_TILING if part == "refiner" else DENOISER_TILING
+    tiling = refiner_tiling(factor) if part == "refiner" else DENOISER_TILING
     tile_cost, frame_cost = costs[f"{part}_tile"] * frames, costs[f"{part}_frame"] * frames
     free = budget - FIXED - frame_cost * height * width
     pixels = max(0, free) // tile_cost

@@ -54,7 +54,7 @@ class RefinedMotion:
         nets = [self._net(t) for t in times]
         # the plain estimates, in order, from one motion field
         plain = self.motion.estimates(frame0, frame1, [t for t, n in zip(times, nets) if n is None])
-        prepared = None
+        prepared, plans = None, {}
         for t, net in zip(times, nets):
             if net is None:
                 yield next(plain)
@@ -63,9 +63,12 @@ class RefinedMotion:
                 dtype = next(net.parameters()).dtype
                 f0, f1 = (_last(f.to(dtype)) for f in (frame0, frame1))
                 flows = _last(self.motion.full_flows(frame0, frame1).to(dtype))
-                h, w = frame0.shape[-2:]
-                plan = plan_for("refiner", h, w, frame0.shape[0], self.max_memory)
                 prepared = True
+            factor = net.config.factor  # the refiner and the predictor may differ in depth
+            if factor not in plans:
+                plans[factor] = plan_for("refiner", *frame0.shape[-2:], frame0.shape[0],
+                                         self.max_memory, factor=factor)
+            plan = plans[factor]
             ft0, ft1 = flows_to_time(flows[:, :2], flows[:, 2:], t)
             frame = net(f0, f1, ft0, ft1, t, plan=plan)["frame"]
             if self.ensemble:

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vidiff.errors import OutputError
+from vidiff.errors import OptionError, OutputError
 
 from .triplets import FILES, read_triplets
 
@@ -58,18 +58,45 @@ def fit_time(frames: np.ndarray, flows: np.ndarray, coarse: int = 19, fine: floa
     return float(near[int(_errors(f, fl, near).argmin())])
 
 
-def retime_triplets(source: Path, out: Path, log: Callable[[str], None] = print) -> dict:
+def _fit_times(source: Path, indices: range, log: Callable[[str], None] | None = None,
+               threads: int = 0) -> np.ndarray:
+    """Fitted times of the samples ``indices`` of pack ``source`` (one worker's share)."""
+    if threads:
+        torch.set_num_threads(threads)
+    pack = read_triplets(source)
+    times = np.empty(len(indices), dtype=np.float32)
+    for n, i in enumerate(indices):
+        times[n] = fit_time(pack.frames[i], pack.flows[i])
+        if log is not None and (n + 1) % 1000 == 0:
+            log(f"retime: {n + 1}/{len(indices)}")
+    return times
+
+
+def retime_triplets(source: Path, out: Path, log: Callable[[str], None] = print,
+                    workers: int = 1) -> dict:
     """Write pack ``out``: pack ``source`` with each sample's time replaced by its fitted time.
-    Returns statistics of the shift (fitted minus nominal time)."""
+    ``workers`` > 1 fits contiguous shares in that many processes (spawned, one thread each; the
+    result does not depend on it). Returns statistics of the shift (fitted minus nominal time)."""
     source, out = Path(source), Path(out)
     if out.exists():
         raise OutputError(f"{out} exists; remove it or choose another --out")
+    if workers < 1:
+        raise OptionError(f"workers must be at least 1, got {workers}")
     pack = read_triplets(source)
-    times = np.empty(len(pack), dtype=np.float32)
-    for i in range(len(pack)):
-        times[i] = fit_time(pack.frames[i], pack.flows[i])
-        if (i + 1) % 1000 == 0:
-            log(f"retime: {i + 1}/{len(pack)}")
+    n = len(pack)
+    if workers == 1:
+        times = _fit_times(source, range(n), log)
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        bounds = np.linspace(0, n, workers + 1).astype(int)
+        shares = [range(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+        log(f"retime: {n} samples in {workers} processes")
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            parts = list(pool.map(_fit_times, [source] * workers, shares, [None] * workers,
+                                  [1] * workers))
+        times = np.concatenate(parts)
     shift = times - np.asarray(pack.times, dtype=np.float32)
     stats = {"samples": len(pack), "mean_abs_shift": float(np.abs(shift).mean()),
              "share_over_0.15": float((np.abs(shift) > 0.15).mean())}
