@@ -50,6 +50,8 @@ def refiner_tiling(factor: int = 8) -> dict[str, int]:
     scale = max(1, factor // REFINER_TILING["multiple"])
     return {"overlap": REFINER_TILING["overlap"] * scale, "margin": REFINER_TILING["margin"] * scale,
             "multiple": max(factor, REFINER_TILING["multiple"])}
+
+
 DENOISER_TILING = {"overlap": 128, "margin": 32, "multiple": 64}
 """The diffusion U-Net downsamples 64x (stem 4, four 2x levels); its GroupNorms see a tile's
 statistics instead of the frame's, so it matches untiled less exactly than the refiner."""
