@@ -145,7 +145,9 @@ class Refiner(nn.Module):
         predictor (a refiner trained past frame1, where the blend starts at frame1's side).
         Keys: ``frame`` (not clamped), ``mu``
         (the unrefined time-weighted blend), ``flow_t0``, ``flow_t1``, ``weight0``, ``residual``,
-        and with ``fallback`` the blend's share ``fallback``.
+        and with ``fallback`` the blend's share ``fallback``, its logit ``fallback_logit`` (the
+        sigmoid's argument, :func:`fallback_share`), the plain blend ``blend`` and the frame before
+        the blend is mixed in, ``unmixed`` (what a share loss needs, :mod:`vidiff.train.share`).
         ``plan`` (:mod:`.tiling`) refines tile by tile to bound the memory, and then returns
         ``frame`` only: each tile's warps still sample the whole frames (a flow may point
         anywhere), and everything else is per pixel or inside the U-Net's tile.
@@ -192,8 +194,12 @@ class Refiner(nn.Module):
                "residual": residual}
         if cfg.fallback:
             at_gain = OUT_CHANNELS + (2 if cfg.flow_gain else 0)
-            share = res["fallback"] = fallback_share(out[:, at_gain:at_gain + 1])
-            frame = frame + share * (torch.lerp(crop0, crop1, s) - frame)
+            logit = out[:, at_gain:at_gain + 1]
+            share = res["fallback"] = fallback_share(logit)
+            res["fallback_logit"] = logit + FALLBACK_BIAS
+            blend = res["blend"] = torch.lerp(crop0, crop1, s)
+            res["unmixed"] = frame
+            frame = frame + share * (blend - frame)
         res["frame"] = frame
         return res
 

@@ -3,9 +3,12 @@
 Each step draws ``batch_size`` samples from the packs (mixed by ``mix`` weights), augments them
 (horizontal/vertical flips, transposition, time reversal: each maps a valid sample to a valid
 sample, flows included; a ``degrade`` share also gets video-like damage, :func:`degrade`; a
-``still`` share is replaced by a scene in which nothing moves, :func:`still_scene`), and
-minimises the Charbonnier (smooth L1) or squared distance between the refined
-frame and the true one (plus, with ``no_harm``, a cost on pixels made worse than mu).
+``still`` share is replaced by a scene in which nothing moves, :func:`still_scene`; a
+``blend_wins`` share of the others is drawn from the samples in which the plain blend beats mu,
+:func:`vidiff.train.share.blend_wins`), and minimises the Charbonnier (smooth L1) or squared
+distance between the refined frame and the true one (plus, with ``no_harm``, a cost on pixels
+made worse than mu, and with ``share_loss``, :func:`vidiff.train.share.share_loss` on the
+fallback share).
 The evaluation uses each pack's held-out samples as stored (no
 augmentation; every sample has motion by construction) and reports, per pack, the mean over
 samples of the per-sample PSNR gain of the EMA refiner over the motion estimate it starts from,
@@ -36,6 +39,7 @@ from vidiff.errors import OptionError
 from vidiff.model.refiner import Refiner, RefinerConfig
 from vidiff.motion.blend import flows_to_time
 
+from . import share
 from .augment import augment, degrade, still_scene
 from .schedules import ema_decay_at, lr_at, schedule_problem
 from .triplets import Triplets, read_triplets
@@ -59,6 +63,8 @@ class RefinerTrain:
     still_layer: float = 0.0  # share of those given a moving object over the still background
     loss: str = "charbonnier"  # or "mse" / "log_mse" (batch / mean per-sample PSNR); see LOSSES
     no_harm: float = 0.0  # weight of the extra cost on pixels made worse than mu (see refiner_loss)
+    blend_wins: float = 0.0  # share of moving samples drawn where the blend beats mu (.share)
+    share_loss: float = 0.0  # weight of the loss on the fallback share (.share.share_loss)
     log_interval: int = 50
     checkpoint_interval: int = 500
     eval_interval: int = 1000
@@ -95,7 +101,12 @@ def load_refiner_config(path) -> RefinerRun:
     problem = schedule_problem(train)
     if problem:
         raise OptionError(f"--config {path}: {problem}")
-    return RefinerRun(RefinerConfig.from_dict(data.get("refiner", {})), train)
+    if not 0 <= train.blend_wins <= 1 or train.share_loss < 0:
+        raise OptionError(f"--config {path}: blend_wins must be in [0, 1] and share_loss >= 0")
+    model = RefinerConfig.from_dict(data.get("refiner", {}))
+    if train.share_loss and not model.fallback:
+        raise OptionError(f"--config {path}: share_loss needs a refiner with fallback = true")
+    return RefinerRun(model, train)
 
 
 # -- batches --------------------------------------------------------------------------------
@@ -114,7 +125,8 @@ def to_tensors(frames: np.ndarray, flows: np.ndarray, times: np.ndarray) -> dict
 
 class Sampler:
     def __init__(self, packs: list[Triplets], mix: tuple[float, ...], crop: int,
-                 degrade: float = 0.0, still: float = 0.0, still_layer: float = 0.0):
+                 degrade: float = 0.0, still: float = 0.0, still_layer: float = 0.0,
+                 blend_wins: float = 0.0, warp: str = "bicubic"):
         from vidiff.motion import FlowMotion
 
         self.packs = packs
@@ -134,6 +146,9 @@ class Sampler:
                 raise OptionError("a training pack has no training samples")
             if p.frames.shape[2] < crop:
                 raise OptionError(f"crop {crop} is larger than a pack's samples")
+        self.blend_wins = blend_wins
+        self.wins_idx = [share.blend_wins(p, idx, warp) if blend_wins else idx
+                         for p, idx in zip(packs, self.train_idx)]
 
     def batch(self, rng: np.random.Generator, size: int) -> dict:
         frames, flows, times = [], [], []
@@ -146,17 +161,22 @@ class Sampler:
                 fr, fl, t = still_scene(fr[rng.integers(3)], rng, self.motion, t if t > 1 else None,
                                         source)
             else:
+                if self.blend_wins and rng.random() < self.blend_wins:
+                    pack, i, crop = self._random_crop(rng, int(k), self.wins_idx[k])
+                    fr, fl = pack.frames[i, :, *crop], pack.flows[i, :, *crop]
                 fr, fl, t = augment(fr, fl, float(pack.times[i]), rng)
                 if self.degrade and rng.random() < self.degrade:
                     fr = degrade(fr, rng)
             frames.append(fr), flows.append(fl), times.append(t)
         return to_tensors(np.stack(frames), np.stack(flows), np.array(times))
 
-    def _random_crop(self, rng: np.random.Generator, k: int):
-        """A random training sample of pack ``k`` and a random ``crop`` px window of it:
+    def _random_crop(self, rng: np.random.Generator, k: int, pool: np.ndarray | None = None):
+        """A random training sample of pack ``k`` (of ``pool``, default all its training
+        samples; an empty pool falls back to all) and a random ``crop`` px window of it:
         ``(pack, sample index, (row slice, column slice))``."""
         pack = self.packs[k]
-        i = int(self.train_idx[k][rng.integers(len(self.train_idx[k]))])
+        pool = pool if pool is not None and len(pool) else self.train_idx[k]
+        i = int(pool[rng.integers(len(pool))])
         h, w = pack.frames.shape[2:4]
         y, x = rng.integers(0, h - self.crop + 1), rng.integers(0, w - self.crop + 1)
         return pack, i, (slice(y, y + self.crop), slice(x, x + self.crop))
@@ -197,17 +217,20 @@ LOSSES = {"charbonnier": charbonnier, "mse": mse, "log_mse": log_mse}
 
 
 def refiner_loss(res: dict, target: torch.Tensor, no_harm: float = 0.0,
-                 kind: str = "charbonnier") -> torch.Tensor:
+                 kind: str = "charbonnier", share_weight: float = 0.0) -> torch.Tensor:
     """The ``kind`` distance of the refined frame to the target (Charbonnier: robust, close to
     L1, so sharp edges pay off even where a few pixels go badly wrong; MSE: what PSNR measures),
     plus ``no_harm`` times the mean excess of its per-pixel error over the motion estimate's:
     where mu is already as close as the target's noise allows, a correction costs more than it
-    can gain, which pulls the refiner towards leaving mu alone unless it is sure."""
+    can gain, which pulls the refiner towards leaving mu alone unless it is sure; plus
+    ``share_weight`` times :func:`vidiff.train.share.share_loss`."""
     loss = LOSSES[kind](res["frame"], target)
     if no_harm > 0:
         err = (res["frame"] - target).abs()
         err_mu = (res["mu"] - target).abs()
         loss = loss + no_harm * torch.relu(err - err_mu).mean()
+    if share_weight > 0:
+        loss = loss + share_weight * share.share_loss(res, target)
     return loss
 
 
@@ -318,7 +341,12 @@ def train_refiner(
         raise OptionError(f"{out} already holds a run; pass --resume or choose another --out")
     (out / "evals").mkdir(parents=True, exist_ok=True)
     packs = [read_triplets(Path(p)) for p in data]
-    sampler = Sampler(packs, tc.mix, tc.crop, tc.degrade, tc.still, tc.still_layer)
+    sampler = Sampler(packs, tc.mix, tc.crop, tc.degrade, tc.still, tc.still_layer,
+                      tc.blend_wins, run.model.warp)
+    if tc.blend_wins:
+        log("refiner: the blend beats mu in " + ", ".join(
+            f"{len(w)} of {len(i)}" for w, i in zip(sampler.wins_idx, sampler.train_idx))
+            + " training samples")
     torch.manual_seed(tc.seed)  # the network's initial weights: the same run twice, the same start
     model = Refiner(run.model)
     if init_weights is not None:
@@ -360,7 +388,8 @@ def train_refiner(
         for g in opt.param_groups:
             g["lr"] = lr
         batch = sampler.batch(rng, tc.batch_size)
-        loss = refiner_loss(refine_batch(model, batch), batch["target"], tc.no_harm, tc.loss)
+        loss = refiner_loss(refine_batch(model, batch), batch["target"], tc.no_harm, tc.loss,
+                            tc.share_loss)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
