@@ -56,6 +56,8 @@ def main() -> int:
                         help="comma-separated warp modes to also score mu with (e.g. bilinear)")
     parser.add_argument("--blend", action="store_true",
                         help="also the 50/50 blend and the per-triplet best of mu and blend (oracle)")
+    parser.add_argument("--per-triplet", action="store_true",
+                        help="also each triplet's mu PSNR and every method's gain over it")
     parser.add_argument("--still-px", type=float, default=0.5,
                         help="triplets whose mean flow is below this are reported as still")
     args = parser.parse_args()
@@ -103,6 +105,14 @@ def main() -> int:
             print(f"{name:10s} {v[:, 0].mean():.3f} dB  SSIM {v[:, 1].mean():.5f}  "
                   f"gain {gain.mean():+.3f} (improved {np.mean(gain > 0):.0%}; {apart})  "
                   f"{1000 * seconds[m] / len(items):.0f} ms  {m}", flush=True)
+        if args.per_triplet:
+            others = [m for m in scores if m != "mu"]
+            print("  triplet  mu dB  " + "  ".join(f"[{i}]" for i in range(len(others)))
+                  + "  (gain over mu; " + ", ".join(f"[{i}] {m}" for i, m in enumerate(others))
+                  + ")")
+            for i, (tid, *_rest) in enumerate(items):
+                gains = "  ".join(f"{scores[m][i][0] - base[i, 0]:+.3f}" for m in others)
+                print(f"  {tid}  {base[i, 0]:.2f}  {gains}")
     return 0
 
 
