@@ -8,6 +8,10 @@ A training run's files hold its network as the part ``refiner`` (``vidiff train-
 both); ``--predictor`` takes that part unless ``--predictor-part predictor`` says the file already
 ships one. Writes fp16 (``--full`` for fp32), under a temporary name renamed when complete, so the
 output may be one of the inputs. Metadata ``refiner_source``/``predictor_source`` name the inputs.
+
+``--refiner-average B --alpha A`` takes ``(1 - A) * refiner + A * B's refiner``, weight by weight
+(a "model soup": meaningful for two runs grown from the same start, which stay in one basin);
+both must have the same config.
 """
 
 from __future__ import annotations
@@ -29,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="which part of --predictor to take (default: %(default)s)")
     ap.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE",
                     help="metadata to record (repeatable), e.g. name=..., evaluation=...")
+    ap.add_argument("--refiner-average", type=Path, metavar="B",
+                    help="average the refiner with B's, weight by weight (same config)")
+    ap.add_argument("--alpha", type=float, default=0.5,
+                    help="B's share in --refiner-average (default: %(default)s)")
     ap.add_argument("--full", action="store_true", help="store fp32 (default: fp16)")
     args = ap.parse_args(argv)
     try:
@@ -43,6 +51,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.refiner is not None:
             nets["refiner"] = load_refiner(args.refiner)
             meta["refiner_source"] = _source(args.refiner)
+        if args.refiner_average is not None:
+            if args.refiner is None or not 0 <= args.alpha <= 1:
+                raise VidiffError("--refiner-average needs --refiner and an --alpha in [0, 1]")
+            other = load_refiner(args.refiner_average)
+            if other.config != nets["refiner"].config:
+                raise VidiffError("--refiner-average: the two refiners' configs differ")
+            mine = nets["refiner"].state_dict()
+            for k, v in other.state_dict().items():
+                mine[k].lerp_(v, args.alpha)
+            nets["refiner"].load_state_dict(mine)
+            meta["refiner_source"] += (f"; averaged with {_source(args.refiner_average)}, "
+                                       f"alpha {args.alpha:g}")
         if args.predictor is not None:
             nets["predictor"] = load_refiner(args.predictor, part=args.predictor_part)
             meta["predictor_source"] = _source(args.predictor)
