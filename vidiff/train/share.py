@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from vidiff.model.refiner import FALLBACK_BIAS
 from vidiff.motion.blend import flows_to_time
 from vidiff.motion.warp import backward_warp
 
@@ -83,9 +84,8 @@ def share_loss(res: dict, target: Tensor, window: int = 8) -> Tensor:
     """Stake-weighted binary cross-entropy between the refiner's fallback share (through its
     logit, ``res["fallback_logit"]``) and :func:`best_share` of its own frame before the mix (no
     gradient through the target). A share of 0 at a logit of ``-inf`` is read as the sigmoid's
-    ``p``, so the target ``f*`` becomes ``low + f* (1 - low)``, as :func:`fallback_share` maps."""
-    from vidiff.model.refiner import FALLBACK_BIAS
-
+    ``p``, so the target ``f*`` becomes ``low + f* (1 - low)``, as
+    :func:`vidiff.model.refiner.fallback_share` maps."""
     with torch.no_grad():
         share, stake = best_share(res["unmixed"], res["blend"], target, window)
         low = torch.sigmoid(torch.tensor(FALLBACK_BIAS))
