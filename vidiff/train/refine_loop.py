@@ -37,12 +37,11 @@ import torch
 
 from vidiff.errors import OptionError
 from vidiff.model.refiner import Refiner, RefinerConfig
-from vidiff.motion.blend import flows_to_time
 
 from . import share
 from .augment import augment, degrade, still_scene
 from .schedules import ema_decay_at, lr_at, schedule_problem
-from .triplets import Triplets, read_triplets
+from .triplets import Triplets, read_triplets, to_tensors
 
 
 @dataclass(frozen=True)
@@ -110,17 +109,6 @@ def load_refiner_config(path) -> RefinerRun:
 
 
 # -- batches --------------------------------------------------------------------------------
-
-
-def to_tensors(frames: np.ndarray, flows: np.ndarray, times: np.ndarray) -> dict:
-    """Stacked samples -> ``frame0``, ``target``, ``frame1`` (b 3 h w), ``flow_t0``, ``flow_t1``,
-    ``t`` (b,)."""
-    img = torch.from_numpy(frames).permute(1, 0, 4, 2, 3).float() / 255.0
-    t = torch.from_numpy(np.asarray(times, dtype=np.float32))
-    fl = torch.from_numpy(flows).float()
-    ft0, ft1 = flows_to_time(fl[:, :2], fl[:, 2:], t)
-    return {"frame0": img[0], "target": img[1], "frame1": img[2], "flow_t0": ft0, "flow_t1": ft1,
-            "t": t}
 
 
 class Sampler:

@@ -26,10 +26,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from vidiff.model.refiner import FALLBACK_BIAS
-from vidiff.motion.blend import flows_to_time
 from vidiff.motion.warp import backward_warp
 
-from .triplets import Triplets
+from .triplets import Triplets, to_tensors
 
 # A patch whose blend and frame differ by less than about one grey level per pixel gets a best
 # share pulled towards 0 (keep the refined frame): there the "best" share is noise.
@@ -48,17 +47,15 @@ def blend_wins(pack: Triplets, indices: np.ndarray, warp: str = "bicubic",
     indices = np.asarray(indices)
     for a in range(0, len(indices), batch):
         sel = np.sort(indices[a : a + batch])
-        frames = torch.from_numpy(np.asarray(pack.frames[sel])).permute(1, 0, 4, 2, 3).float() / 255
-        flows = torch.from_numpy(np.asarray(pack.flows[sel], np.float32))
-        t = torch.from_numpy(np.asarray(pack.times[sel], np.float32))
-        s = t.clamp(0, 1).view(-1, 1, 1, 1)
-        ft0, ft1 = flows_to_time(flows[:, :2], flows[:, 2:], t)
-        mu = torch.lerp(backward_warp(frames[0], ft0, mode=warp),
-                        backward_warp(frames[2], ft1, mode=warp), s)
-        blend = torch.lerp(frames[0], frames[2], s)
-        err_mu = (mu.clamp(0, 1) - frames[1]).square().flatten(1).mean(1)
-        err_blend = (blend - frames[1]).square().flatten(1).mean(1)
-        keep.append(sel[((err_blend < err_mu) & (t < 1)).numpy()])
+        b = to_tensors(np.asarray(pack.frames[sel]), np.asarray(pack.flows[sel], np.float32),
+                       np.asarray(pack.times[sel]))
+        s = b["t"].clamp(0, 1).view(-1, 1, 1, 1)
+        mu = torch.lerp(backward_warp(b["frame0"], b["flow_t0"], mode=warp),
+                        backward_warp(b["frame1"], b["flow_t1"], mode=warp), s)
+        blend = torch.lerp(b["frame0"], b["frame1"], s)
+        err_mu = (mu.clamp(0, 1) - b["target"]).square().flatten(1).mean(1)
+        err_blend = (blend - b["target"]).square().flatten(1).mean(1)
+        keep.append(sel[((err_blend < err_mu) & (b["t"] < 1)).numpy()])
     return np.concatenate(keep) if keep else np.zeros(0, dtype=np.int64)
 
 

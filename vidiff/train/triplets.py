@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from vidiff.errors import InputError, OutputError
+from vidiff.motion.blend import flows_to_time
 
 FORMAT = "vidiff-triplets"
 VERSION = 1
@@ -112,11 +113,22 @@ def full_flows(motion, frame0: np.ndarray, frame1: np.ndarray) -> np.ndarray:
     return both[0].numpy()
 
 
+def to_tensors(frames: np.ndarray, flows: np.ndarray, times: np.ndarray) -> dict:
+    """Stacked samples -> ``frame0``, ``target``, ``frame1`` (b 3 h w), ``flow_t0``, ``flow_t1``,
+    ``t`` (b,)."""
+    img = torch.from_numpy(frames).permute(1, 0, 4, 2, 3).float() / 255.0
+    t = torch.from_numpy(np.asarray(times, dtype=np.float32))
+    fl = torch.from_numpy(flows).float()
+    ft0, ft1 = flows_to_time(fl[:, :2], fl[:, 2:], t)
+    return {"frame0": img[0], "target": img[1], "frame1": img[2], "flow_t0": ft0, "flow_t1": ft1,
+            "t": t}
+
+
 def estimate_from_flows(frame0: np.ndarray, frame1: np.ndarray, flows: np.ndarray, t: float):
     """The motion estimate (``h w 3`` float32 in [0, 1]) at ``t`` from stored flows; past frame1
     (``t > 1``, prediction) it is frame1 carried on by the flow, as :class:`FlowMotion` does."""
     from vidiff.motion import FlowMotionConfig
-    from vidiff.motion.blend import blend_warped, flows_to_time
+    from vidiff.motion.blend import blend_warped
 
     f0 = torch.from_numpy(frame0).permute(2, 0, 1)[None].float() / 255
     f1 = torch.from_numpy(frame1).permute(2, 0, 1)[None].float() / 255
