@@ -110,6 +110,9 @@ def test_share_training_settings_are_checked_and_a_run_with_them_trains(tmp_path
         ("[train]\nshare_loss = 0.5\n", "needs a refiner with fallback"),
         ("[refiner]\nfallback = true\n[train]\nblend_wins = 1.5\n", "blend_wins"),
         ("[refiner]\nfallback = true\n[train]\nshare_loss = -1\n", "share_loss"),
+        ("[refiner]\nfallback = true\n[train]\nshare_window = 0\n", "share_window"),
+        ("[refiner]\nfallback = true\n[train]\nshare_window = 8.5\n", "share_window"),
+        ("[refiner]\nfallback = true\n[train]\ncrop = 64\nshare_window = 65\n", "share_window"),
     ]:
         config.write_text(body)
         with pytest.raises(OptionError, match=expect):
@@ -118,9 +121,29 @@ def test_share_training_settings_are_checked_and_a_run_with_them_trains(tmp_path
         "[refiner]\nchannels = [8, 8, 8]\nfallback = true\n"
         "[train]\nsteps = 20\nbatch_size = 4\ncrop = 32\nlr = 3e-3\nwarmup_steps = 2\n"
         "log_interval = 10\neval_interval = 20\nblend_wins = 0.5\nshare_loss = 1.0\n"
+        "share_window = 16\n"
     )
     lines = []
     train_refiner(config, [blend_pack(tmp_path)], tmp_path / "run", log=lines.append)
     assert any("the blend beats mu in 5 of 10 training samples" in x for x in lines)
     last = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
     assert last["step"] == 20 and np.isfinite(last["loss"])
+
+
+def test_the_share_window_reaches_the_training_loss():
+    import torch
+
+    from vidiff.train import share
+    from vidiff.train.refine_loop import log_mse, refiner_loss
+
+    g = torch.Generator().manual_seed(0)
+    res = {k: torch.rand(2, 3, 32, 32, generator=g) for k in ("frame", "unmixed", "blend")}
+    res["fallback_logit"] = torch.randn(2, 1, 32, 32, generator=g)
+    target = torch.rand(2, 3, 32, 32, generator=g)
+    frame = log_mse(res["frame"], target)
+    losses = {}
+    for w in (4, 8, 16):
+        losses[w] = refiner_loss(res, target, kind="log_mse", share_weight=0.5, share_window=w)
+        assert torch.allclose(losses[w], frame + 0.5 * share.share_loss(res, target, w))
+    assert torch.allclose(refiner_loss(res, target, kind="log_mse", share_weight=0.5), losses[8])
+    assert len({round(v.item(), 6) for v in losses.values()}) == 3
