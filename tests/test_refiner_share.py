@@ -113,6 +113,7 @@ def test_share_training_settings_are_checked_and_a_run_with_them_trains(tmp_path
         ("[refiner]\nfallback = true\n[train]\nshare_window = 0\n", "share_window"),
         ("[refiner]\nfallback = true\n[train]\nshare_window = 8.5\n", "share_window"),
         ("[refiner]\nfallback = true\n[train]\ncrop = 64\nshare_window = 65\n", "share_window"),
+        ("[refiner]\nfallback = true\n[train]\nshare_per_sample = \"yes\"\n", "share_per_sample"),
     ]:
         config.write_text(body)
         with pytest.raises(OptionError, match=expect):
@@ -121,7 +122,7 @@ def test_share_training_settings_are_checked_and_a_run_with_them_trains(tmp_path
         "[refiner]\nchannels = [8, 8, 8]\nfallback = true\n"
         "[train]\nsteps = 20\nbatch_size = 4\ncrop = 32\nlr = 3e-3\nwarmup_steps = 2\n"
         "log_interval = 10\neval_interval = 20\nblend_wins = 0.5\nshare_loss = 1.0\n"
-        "share_window = 16\n"
+        "share_window = 16\nshare_per_sample = true\n"
     )
     lines = []
     train_refiner(config, [blend_pack(tmp_path)], tmp_path / "run", log=lines.append)
@@ -147,3 +148,25 @@ def test_the_share_window_reaches_the_training_loss():
         assert torch.allclose(losses[w], frame + 0.5 * share.share_loss(res, target, w))
     assert torch.allclose(refiner_loss(res, target, kind="log_mse", share_weight=0.5), losses[8])
     assert len({round(v.item(), 6) for v in losses.values()}) == 3
+
+
+def test_per_sample_share_loss_weighs_each_sample_by_one_over_its_error():
+    import torch
+
+    from vidiff.train.share import share_loss
+
+    g = torch.Generator().manual_seed(2)
+    unmixed = torch.rand(2, 3, 32, 32, generator=g)
+    blend = unmixed + 0.4 * (torch.rand(2, 3, 32, 32, generator=g) - 0.5)
+    # sample 0: the truth is the blend (mu badly wrong); sample 1: mu right up to a little noise
+    target = torch.stack([blend[0], unmixed[1] + 0.01 * torch.randn(3, 32, 32, generator=g)])
+    err = (unmixed - target).square().flatten(1).mean(1) + 1e-6
+    ratio = {}
+    for per_sample in (False, True):
+        logit = torch.zeros(2, 1, 32, 32, requires_grad=True)
+        res = {"unmixed": unmixed, "blend": blend, "frame": unmixed, "fallback_logit": logit}
+        share_loss(res, target, per_sample=per_sample).backward()
+        assert logit.grad[0].sum() < 0 < logit.grad[1].sum()  # more blend in 0, less in 1
+        ratio[per_sample] = float(logit.grad[1].abs().sum() / logit.grad[0].abs().sum())
+    assert ratio[True] / ratio[False] == pytest.approx(float(err[0] / err[1]), rel=1e-4)
+    assert ratio[True] > 10 * ratio[False]

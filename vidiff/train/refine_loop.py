@@ -65,6 +65,7 @@ class RefinerTrain:
     blend_wins: float = 0.0  # share of moving samples drawn where the blend beats mu (.share)
     share_loss: float = 0.0  # weight of the loss on the fallback share (.share.share_loss)
     share_window: int = 8  # patch size (px) of that loss's best-share target
+    share_per_sample: bool = False  # weigh that loss's samples by 1 / their error, as log_mse
     log_interval: int = 50
     checkpoint_interval: int = 500
     eval_interval: int = 1000
@@ -105,6 +106,8 @@ def load_refiner_config(path) -> RefinerRun:
         raise OptionError(f"--config {path}: blend_wins must be in [0, 1] and share_loss >= 0")
     if not isinstance(train.share_window, int) or not 1 <= train.share_window <= train.crop:
         raise OptionError(f"--config {path}: share_window must be from 1 to crop ({train.crop})")
+    if not isinstance(train.share_per_sample, bool):
+        raise OptionError(f"--config {path}: share_per_sample must be true or false")
     model = RefinerConfig.from_dict(data.get("refiner", {}))
     if train.share_loss and not model.fallback:
         raise OptionError(f"--config {path}: share_loss needs a refiner with fallback = true")
@@ -209,20 +212,22 @@ LOSSES = {"charbonnier": charbonnier, "mse": mse, "log_mse": log_mse}
 
 def refiner_loss(res: dict, target: torch.Tensor, no_harm: float = 0.0,
                  kind: str = "charbonnier", share_weight: float = 0.0,
-                 share_window: int = 8) -> torch.Tensor:
+                 share_window: int = 8, share_per_sample: bool = False) -> torch.Tensor:
     """The ``kind`` distance of the refined frame to the target (Charbonnier: robust, close to
     L1, so sharp edges pay off even where a few pixels go badly wrong; MSE: what PSNR measures),
     plus ``no_harm`` times the mean excess of its per-pixel error over the motion estimate's:
     where mu is already as close as the target's noise allows, a correction costs more than it
     can gain, which pulls the refiner towards leaving mu alone unless it is sure; plus
-    ``share_weight`` times :func:`vidiff.train.share.share_loss` over ``share_window`` px patches."""
+    ``share_weight`` times :func:`vidiff.train.share.share_loss` over ``share_window`` px patches
+    (``share_per_sample``: each sample weighed by 1 / its error)."""
     loss = LOSSES[kind](res["frame"], target)
     if no_harm > 0:
         err = (res["frame"] - target).abs()
         err_mu = (res["mu"] - target).abs()
         loss = loss + no_harm * torch.relu(err - err_mu).mean()
     if share_weight > 0:
-        loss = loss + share_weight * share.share_loss(res, target, share_window)
+        loss = loss + share_weight * share.share_loss(res, target, share_window,
+                                                          share_per_sample)
     return loss
 
 
@@ -381,7 +386,7 @@ def train_refiner(
             g["lr"] = lr
         batch = sampler.batch(rng, tc.batch_size)
         loss = refiner_loss(refine_batch(model, batch), batch["target"], tc.no_harm, tc.loss,
-                            tc.share_loss, tc.share_window)
+                            tc.share_loss, tc.share_window, tc.share_per_sample)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)

@@ -77,15 +77,26 @@ def best_share(unmixed: Tensor, blend: Tensor, target: Tensor, window: int = 8,
     return F.interpolate(share, **up)[..., :h, :w], F.interpolate(den_p / 3, **up)[..., :h, :w]
 
 
-def share_loss(res: dict, target: Tensor, window: int = 8) -> Tensor:
+def share_loss(res: dict, target: Tensor, window: int = 8, per_sample: bool = False,
+               floor: float = 1e-6) -> Tensor:
     """Stake-weighted binary cross-entropy between the refiner's fallback share (through its
     logit, ``res["fallback_logit"]``) and :func:`best_share` of its own frame before the mix (no
     gradient through the target). A share of 0 at a logit of ``-inf`` is read as the sigmoid's
     ``p``, so the target ``f*`` becomes ``low + f* (1 - low)``, as
-    :func:`vidiff.model.refiner.fallback_share` maps."""
+    :func:`vidiff.model.refiner.fallback_share` maps.
+
+    Pooled over the batch (``per_sample=False``, s2 and s5), the worst samples dominate, as in a
+    batch MSE: a small share of blend everywhere lowers their error more than it raises the
+    easy ones', so the share learns to hedge, which lowers the mean per-sample PSNR the
+    benchmarks average. With ``per_sample`` each sample counts by ``1 / its own error`` (the
+    refined frame's MSE plus ``floor``, no gradient), as :func:`.refine_loop.log_mse` weighs
+    them; the weights are normalised like the stakes, so the loss stays a weighted mean BCE."""
     with torch.no_grad():
         share, stake = best_share(res["unmixed"], res["blend"], target, window)
         low = torch.sigmoid(torch.tensor(FALLBACK_BIAS))
         p = low + share * (1 - low)
+        if per_sample:
+            err = (res["frame"] - target).square().flatten(1).mean(1) + floor
+            stake = stake / err.view(-1, 1, 1, 1)
     bce = F.binary_cross_entropy_with_logits(res["fallback_logit"], p, reduction="none")
     return (bce * stake).sum() / stake.sum().clamp(min=1e-8)
