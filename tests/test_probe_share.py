@@ -1,0 +1,56 @@
+"""tools/probe_share.py: what a refiner's fallback share does, as it is, shrunk and off."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+from test_refiner_share import blend_pack
+
+from vidiff.model import Refiner, RefinerConfig, save_weights
+from vidiff.model.refiner import OUT_CHANNELS
+
+TOOL = Path(__file__).resolve().parents[1] / "tools" / "probe_share.py"
+
+
+def run_tool(*args):
+    return subprocess.run([sys.executable, str(TOOL), *map(str, args)], capture_output=True,
+                          text=True)
+
+
+def report(stdout):
+    """{variant: (mean gain, pooled PSNR)} and the stake-weighted share of one block."""
+    rows = re.findall(r"([+-]\d+\.\d+) dB mean gain  pooled (\d+\.\d+) dB  (.+)", stdout)
+    share = float(re.search(r"stake-weighted mean share (\d+\.\d+)", stdout).group(1))
+    return {name: (float(g), float(p)) for g, p, name in rows}, share
+
+
+def test_a_share_of_one_is_the_blend_and_the_probe_shows_what_it_costs_and_gains(tmp_path):
+    pack = blend_pack(tmp_path)  # held out: one sample where mu is exact, one where the blend is
+    config = RefinerConfig(channels=(4, 8, 8), fallback=True)
+    silent = save_weights(tmp_path / "silent.safetensors", None, {}, refiner=Refiner(config))
+    done = run_tool(silent, "--sets", "", "--packs", pack, "--shrink", "0.05")
+    assert done.returncode == 0, done.stderr
+    rows, share = report(done.stdout)
+    assert share == 0 and set(rows) == {"mu", "share", "share shrunk by 0.05", "share off"}
+    assert all(gain == 0 for gain, _ in rows.values())  # a zero head: exactly mu
+
+    net = Refiner(config)
+    with torch.no_grad():
+        net.head.bias[OUT_CHANNELS] = 20.0  # the share all the way to the blend
+    full = save_weights(tmp_path / "full.safetensors", None, {}, refiner=net)
+    rows, share = report(run_tool(full, "--sets", "", "--packs", pack).stdout)
+    assert share > 0.99
+    assert rows["share off"][0] == 0 and rows["share shrunk by 0.1"][0] == rows["share"][0]
+    assert rows["share"][1] > rows["mu"][1] + 5  # pooled: the blend's win on one sample...
+    first, _ = report(run_tool(full, "--sets", "", "--packs", pack, "--pack-samples", "1").stdout)
+    assert first["share"][0] < -5  # ...and its loss on the one where mu is exact
+
+
+def test_a_refiner_without_a_fallback_share_is_one_clear_line(tmp_path):
+    plain = save_weights(tmp_path / "plain.safetensors", None, {},
+                         refiner=Refiner(RefinerConfig(channels=(4, 8, 8))))
+    done = run_tool(plain, "--sets", "")
+    assert done.returncode == 2 and "has no fallback share" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
