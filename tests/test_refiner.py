@@ -278,7 +278,8 @@ def test_shipped_refiner_configs_load_and_bad_keys_are_named(tmp_path):
         assert run.model == RefinerConfig() and run.train.batch_size == 8
     shipped = load_refiner_config(configs / "refiner-still.toml")  # the recipe of what ships
     assert shipped.model == RefinerConfig(flow_gain=True, fallback=True)
-    assert shipped.train.loss == "log_mse" and shipped.train.share_loss == 0.5
+    assert shipped.train.loss == "log_mse" and shipped.train.share_loss == 1.0
+    assert shipped.train.share_per_sample and shipped.train.share_window == 8
     bad = tmp_path / "bad.toml"
     bad.write_text("[train]\nlearning_rate = 1\n")
     with pytest.raises(OptionError, match="learning_rate"):
