@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from benchmark import DEFAULT_DATA, read_rgb, triplets  # tools/benchmark.py
+from eval_refiner import to_tensor  # tools/eval_refiner.py
 
 from vidiff.model.weights import load_refiner
 from vidiff.motion import FlowMotion
@@ -107,9 +108,7 @@ def main() -> int:
             continue
         tally = Tally()
         for _, p0, p1, pt in items:
-            a, b = (torch.from_numpy(read_rgb(p)).permute(2, 0, 1)[None].float() / 255
-                    for p in (p0, p1))
-            truth = torch.from_numpy(read_rgb(pt)).permute(2, 0, 1)[None].float() / 255
+            a, b, truth = (to_tensor(read_rgb(p)) for p in (p0, p1, pt))
             flows = motion.full_flows(a, b)
             ft0, ft1 = flows_to_time(flows[:, :2], flows[:, 2:], 0.5)
             tally.add(net(a, b, ft0, ft1, 0.5), truth, shrinks)
