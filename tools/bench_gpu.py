@@ -98,7 +98,7 @@ class Models:
     def in_between(self, f0, f1, flows, steps: int, gen: torch.Generator) -> torch.Tensor:
         """Model alone: refined mean, then ``steps`` of diffusion on a 3-frame window."""
         ft0, ft1 = flows_to_time(flows[:, :2], flows[:, 2:], 0.5)
-        mu = self.refiner(f0, f1, ft0, ft1, 0.5)["frame"].float().clamp(0, 1)
+        mu = self.refiner(f0, f1, ft0, ft1, 0.5, flows=flows)["frame"].float().clamp(0, 1)
         if steps == 0:
             return mu
         b = f0.shape[0]

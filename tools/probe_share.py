@@ -111,7 +111,7 @@ def main() -> int:
             a, b, truth = (to_tensor(read_rgb(p)) for p in (p0, p1, pt))
             flows = motion.full_flows(a, b)
             ft0, ft1 = flows_to_time(flows[:, :2], flows[:, 2:], 0.5)
-            tally.add(net(a, b, ft0, ft1, 0.5), truth, shrinks)
+            tally.add(net(a, b, ft0, ft1, 0.5, flows=flows), truth, shrinks)
         tally.report(name)
     for path in args.packs:
         pack = read_triplets(path)
@@ -122,7 +122,7 @@ def main() -> int:
             batch = to_tensors(np.asarray(pack.frames[sel]), np.asarray(pack.flows[sel], np.float32),
                                np.asarray(pack.times[sel]))
             res = net(batch["frame0"], batch["frame1"], batch["flow_t0"], batch["flow_t1"],
-                      batch["t"])
+                      batch["t"], flows=batch["flows"])
             tally.add(res, batch["target"], shrinks)
         tally.report(f"{path} (held out)")
     return 0

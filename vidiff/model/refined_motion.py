@@ -70,10 +70,10 @@ class RefinedMotion:
                                          self.max_memory, factor=factor)
             plan = plans[factor]
             ft0, ft1 = flows_to_time(flows[:, :2], flows[:, 2:], t)
-            frame = net(f0, f1, ft0, ft1, t, plan=plan)["frame"]
+            frame = net(f0, f1, ft0, ft1, t, plan=plan, flows=flows)["frame"]
             if self.ensemble:
-                mirrored = net(_flip(f0), _flip(f1), _flip(ft0, True),
-                               _flip(ft1, True), t, plan=plan)["frame"]
+                mirrored = net(_flip(f0), _flip(f1), _flip(ft0, True), _flip(ft1, True), t,
+                               plan=plan, flows=_flip(flows, True))["frame"]
                 frame = (frame + _flip(mirrored)) / 2
             yield frame.clamp(0.0, 1.0).to(frame0.dtype)
 
@@ -89,8 +89,11 @@ def _last(x: Tensor) -> Tensor:
 
 
 def _flip(x: Tensor, flow: bool = False) -> Tensor:
-    """Mirror ``b c h w`` left-right; a flow's dx changes sign."""
+    """Mirror ``b c h w`` left-right; a flow's dx (every even channel of a ``b 2k h w`` stack of
+    flows) changes sign."""
     x = x.flip(-1)
     if flow:
-        x = torch.cat([-x[:, :1], x[:, 1:]], dim=1)
+        sign = torch.ones(x.shape[1], dtype=x.dtype, device=x.device)
+        sign[0::2] = -1
+        x = x * sign.view(1, -1, 1, 1)
     return x

@@ -4,7 +4,12 @@ What it sees is what the motion step knows. For one in-between time ``t`` of a p
 (or, for a *predictor*, a time ``t > 1`` past frame1, as ``vidiff generate`` asks):
 ``frame0``, ``frame1`` (``b 3 h w`` in [0, 1]), the flows from time ``t`` to each input
 (``flow_t0``, ``flow_t1``: ``b 2 h w`` in pixels, as :func:`vidiff.motion.flows_to_time` gives
-them), the two backward warps those flows make and ``t`` itself. What it returns is three
+them), the two backward warps those flows make and ``t`` itself; with ``visibility``, also the
+forward-backward visibility of each side's pixels (:func:`vidiff.motion.visibility` of the
+full flows 0->1 and 1->0, carried to time ``t`` by the flow to each side). The flows to ``t``
+alone cannot tell where the two full flows disagree: at ``t = 0.5`` Super SloMo's flows to
+time are ``+-(F10 - F01) / 4``, which has lost ``F01 + F10``, the classical sign of an occlusion
+or a wrong flow. What it returns is three
 corrections, each zero when the network outputs zero (its head is zero-initialised, so an untrained
 refiner returns the motion estimate exactly):
 
@@ -46,6 +51,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import OptionError
+from ..motion.blend import visibility
+from ..motion.flow import FlowMotionConfig
 from ..motion.warp import WARP_MODES, backward_warp
 from .tiling import TilePlan, run_tiled
 
@@ -59,6 +66,7 @@ class RefinerConfig:
     flow_gain: bool = False  # two more outputs: a factor in (0, 2) on each side's flow to time
     warp: str = "bicubic"  # how it samples the frames (vidiff.motion.warp), as the motion step
     fallback: bool = False  # one more output: a per-pixel share of the plain blend of the frames
+    visibility: bool = False  # two more inputs: each side's forward-backward visibility at t
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
@@ -98,6 +106,10 @@ class RefinerConfig:
         return cls(**data)
 
     @property
+    def in_channels(self) -> int:
+        return IN_CHANNELS + (2 if self.visibility else 0)
+
+    @property
     def out_channels(self) -> int:
         return OUT_CHANNELS + (2 if self.flow_gain else 0) + (1 if self.fallback else 0)
 
@@ -109,6 +121,8 @@ IN_CHANNELS = 3 + 3 + 3 + 3 + 2 + 2 + 1  # frame0, frame1, warp0, warp1, flow_t0
 OUT_CHANNELS = 2 + 2 + 1 + 3  # flow corrections, blend logit, colour residual
 UPSAMPLE = "bilinear"
 FALLBACK_BIAS = -4.0  # the fallback share's sigmoid offset: 0 at zero, gradient ~0.018 there
+# the soft visibility's tolerances (relative, absolute px^2): the motion step's defaults
+VIS_ALPHA, VIS_BETA = FlowMotionConfig.occlusion_alpha, FlowMotionConfig.occlusion_beta
 
 
 def fallback_share(logit: Tensor) -> Tensor:
@@ -126,7 +140,7 @@ class Refiner(nn.Module):
         super().__init__()
         cfg = self.config = config if config is not None else RefinerConfig()
         ch = cfg.channels
-        self.enc = nn.ModuleList([nn.Sequential(conv(IN_CHANNELS, ch[0]), conv(ch[0], ch[0]))])
+        self.enc = nn.ModuleList([nn.Sequential(conv(cfg.in_channels, ch[0]), conv(ch[0], ch[0]))])
         for i in range(1, len(ch)):
             self.enc.append(nn.Sequential(conv(ch[i - 1], ch[i], 2), conv(ch[i], ch[i])))
         self.proj = nn.ModuleList(nn.Conv2d(ch[i + 1], ch[i], 1) for i in range(len(ch) - 1))
@@ -137,7 +151,7 @@ class Refiner(nn.Module):
 
     def forward(
         self, frame0: Tensor, frame1: Tensor, flow_t0: Tensor, flow_t1: Tensor, t: Tensor | float,
-        plan: TilePlan | None = None,
+        plan: TilePlan | None = None, flows: Tensor | None = None,
     ) -> dict[str, Tensor]:
         """Refined frame at ``t`` and its parts (see module docstring); every tensor ``b c h w``.
 
@@ -151,15 +165,33 @@ class Refiner(nn.Module):
         ``plan`` (:mod:`.tiling`) refines tile by tile to bound the memory, and then returns
         ``frame`` only: each tile's warps still sample the whole frames (a flow may point
         anywhere), and everything else is per pixel or inside the U-Net's tile.
+        ``flows`` (``b 4 h w``: the full flows 0->1 and 1->0, pixels, as
+        :meth:`vidiff.motion.FlowMotion.full_flows` gives them) is needed with ``visibility``
+        (the visibilities are made on the whole frame, before any tiling) and unused without.
         """
+        vis = self.visibility_at_t(flows, flow_t0, flow_t1)
         if plan is not None and not plan.single:
-            def refine_tile(tile, ft0, ft1):
-                return self._refine(frame0, frame1, ft0, ft1, t, tile)["frame"]
+            def refine_tile(tile, ft0, ft1, *v):
+                return self._refine(frame0, frame1, ft0, ft1, t, v[0] if v else None, tile)["frame"]
 
-            return {"frame": run_tiled(refine_tile, [flow_t0, flow_t1], plan)}
-        return self._refine(frame0, frame1, flow_t0, flow_t1, t)
+            inputs = [flow_t0, flow_t1] + ([vis] if vis is not None else [])
+            return {"frame": run_tiled(refine_tile, inputs, plan)}
+        return self._refine(frame0, frame1, flow_t0, flow_t1, t, vis)
 
-    def _refine(self, frame0, frame1, flow_t0, flow_t1, t, tile=None) -> dict[str, Tensor]:
+    def visibility_at_t(self, flows: Tensor | None, flow_t0: Tensor, flow_t1: Tensor) -> Tensor | None:
+        """``b 2 h w``: the visibility of frame0's and frame1's pixels in the other frame, seen
+        from time t (warped there by each side's flow to t); ``None`` without ``visibility``."""
+        if not self.config.visibility:
+            return None
+        if flows is None or flows.shape[1] != 4 or flows.shape[-2:] != flow_t0.shape[-2:]:
+            raise OptionError("this refiner has visibility inputs: it needs the full flows "
+                              "(b 4 h w, the size of the flows to t)")
+        flow01, flow10 = flows[:, :2], flows[:, 2:]
+        vis0 = visibility(flow01, flow10, VIS_ALPHA, VIS_BETA)
+        vis1 = visibility(flow10, flow01, VIS_ALPHA, VIS_BETA)
+        return torch.cat([backward_warp(vis0, flow_t0), backward_warp(vis1, flow_t1)], dim=1)
+
+    def _refine(self, frame0, frame1, flow_t0, flow_t1, t, vis=None, tile=None) -> dict[str, Tensor]:
         """:meth:`forward` for the window ``tile`` (``None``: the whole frame) of the flows and
         outputs; the frames are whole."""
         cfg = self.config
@@ -175,7 +207,7 @@ class Refiner(nn.Module):
         crop0, crop1 = (tile.crop(f) if tile is not None else f for f in (frame0, frame1))
         x = torch.cat(
             [crop0, crop1, warp0, warp1, flow_t0 / cfg.flow_scale, flow_t1 / cfg.flow_scale,
-             seen.expand(b, 1, h, w)],
+             seen.expand(b, 1, h, w)] + ([vis] if vis is not None else []),
             dim=1,
         )
         out = self._net(x)

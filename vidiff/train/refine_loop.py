@@ -232,7 +232,8 @@ def refiner_loss(res: dict, target: torch.Tensor, no_harm: float = 0.0,
 
 
 def refine_batch(model: Refiner, batch: dict) -> dict:
-    return model(batch["frame0"], batch["frame1"], batch["flow_t0"], batch["flow_t1"], batch["t"])
+    return model(batch["frame0"], batch["frame1"], batch["flow_t0"], batch["flow_t1"], batch["t"],
+                 flows=batch["flows"])
 
 
 def _psnr(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -115,13 +115,13 @@ def full_flows(motion, frame0: np.ndarray, frame1: np.ndarray) -> np.ndarray:
 
 def to_tensors(frames: np.ndarray, flows: np.ndarray, times: np.ndarray) -> dict:
     """Stacked samples -> ``frame0``, ``target``, ``frame1`` (b 3 h w), ``flow_t0``, ``flow_t1``,
-    ``t`` (b,)."""
+    ``flows`` (b 4 h w: the full flows 0->1 and 1->0), ``t`` (b,)."""
     img = torch.from_numpy(frames).permute(1, 0, 4, 2, 3).float() / 255.0
     t = torch.from_numpy(np.asarray(times, dtype=np.float32))
     fl = torch.from_numpy(flows).float()
     ft0, ft1 = flows_to_time(fl[:, :2], fl[:, 2:], t)
     return {"frame0": img[0], "target": img[1], "frame1": img[2], "flow_t0": ft0, "flow_t1": ft1,
-            "t": t}
+            "flows": fl, "t": t}
 
 
 def estimate_from_flows(frame0: np.ndarray, frame1: np.ndarray, flows: np.ndarray, t: float):
