@@ -156,7 +156,8 @@ def test_the_predictor_config_loads(name):
     from vidiff.train.refine_loop import load_refiner_config
 
     run = load_refiner_config(Path(__file__).resolve().parents[1] / "configs" / name)
-    assert run.model == RefinerConfig(flow_gain=True, warp="bilinear") and run.train.loss == "log_mse"
+    assert run.model == RefinerConfig(flow_gain=True, warp="bilinear", visibility=True)
+    assert run.train.loss == "log_mse"
 
 
 def test_log_mse_is_minus_the_mean_per_sample_psnr():

@@ -9,7 +9,9 @@ still triplets (mean DIS flow under ``--still-px``, 0.5 px: mu is at 40-55 dB th
 change costs dearly) and moving ones: a mean over a set hides which of the two a model hurts.
 ``--warps bilinear`` adds the motion estimate with other warps than the default (bicubic), for
 the same flows. ``--blend`` adds the 50/50 blend of the inputs and, as a bound on what knowing when to distrust
-the flow is worth, the better of mu and the blend chosen per triplet with the truth in hand.
+the flow is worth, the better of mu and the blend chosen per triplet with the truth in hand;
+for each weights it also gives their gain on the triplets where the blend beats mu, and the
+better of them and the blend per triplet: how much of the blend's wins the refiner takes.
 """
 
 from __future__ import annotations
@@ -105,6 +107,14 @@ def main() -> int:
             print(f"{name:10s} {v[:, 0].mean():.3f} dB  SSIM {v[:, 1].mean():.5f}  "
                   f"gain {gain.mean():+.3f} (improved {np.mean(gain > 0):.0%}; {apart})  "
                   f"{1000 * seconds[m] / len(items):.0f} ms  {m}", flush=True)
+        if args.blend:  # how much of the blend's wins each refiner takes
+            blend_gain = np.array(scores["blend"])[:, 0] - base[:, 0]
+            for m in map(str, args.weights):
+                gain = np.array(scores[m])[:, 0] - base[:, 0]
+                print(f"{name:10s} where the blend beats mu ({int(pick.sum())} of the triplets): "
+                      f"{gain[pick].mean():+.3f} (the blend {blend_gain[pick].mean():+.3f}); "
+                      f"best of it and the blend per triplet (oracle) "
+                      f"{np.maximum(gain, blend_gain).mean():+.3f}  {m}")
         if args.per_triplet:
             others = [m for m in scores if m != "mu"]
             print("  triplet  mu dB  " + "  ".join(f"[{i}]" for i in range(len(others)))
