@@ -107,7 +107,7 @@ def main() -> int:
             print(f"{name:10s} {v[:, 0].mean():.3f} dB  SSIM {v[:, 1].mean():.5f}  "
                   f"gain {gain.mean():+.3f} (improved {np.mean(gain > 0):.0%}; {apart})  "
                   f"{1000 * seconds[m] / len(items):.0f} ms  {m}", flush=True)
-        if args.blend:  # how much of the blend's wins each refiner takes
+        if args.blend and pick.any():  # how much of the blend's wins each refiner takes
             blend_gain = np.array(scores["blend"])[:, 0] - base[:, 0]
             for m in map(str, args.weights):
                 gain = np.array(scores[m])[:, 0] - base[:, 0]
