@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from test_tiling import assert_no_seam, perturbed_refiner, psnr
+from test_tiling import assert_no_seam, perturbed_refiner, psnr, smooth_pair
 
 from vidiff.errors import OptionError
 from vidiff.model import RefinedMotion, Refiner, RefinerConfig
@@ -15,14 +15,8 @@ from vidiff.train.triplets import to_tensors
 VIS = RefinerConfig(channels=(4, 8, 8), fallback=True, visibility=True)
 
 
-def smooth(h=40, w=56, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    f0 = torch.nn.functional.avg_pool2d(torch.rand(1, 3, h, w, generator=g), 5, 1, 2)
-    return f0, f0.roll(3, -1)
-
-
 def test_at_half_time_the_flows_to_t_lose_the_forward_backward_disagreement_the_inputs_keep():
-    f0, f1 = smooth()
+    f0, f1, _ = smooth_pair(40, 56)
     d = torch.zeros(1, 2, 40, 56)
     d[:, 0] = 3.0
     agree = torch.cat([d, -d], 1)  # 0->1 and 1->0 undo each other: every pixel visible
@@ -41,7 +35,7 @@ def test_at_half_time_the_flows_to_t_lose_the_forward_backward_disagreement_the_
 
 
 def test_visibility_inputs_need_the_full_flows():
-    f0, f1 = smooth()
+    f0, f1, _ = smooth_pair(40, 56)
     flow = torch.randn(1, 2, 40, 56)
     net = Refiner(VIS)
     assert net.enc[0][0][0].in_channels == Refiner(RefinerConfig()).enc[0][0][0].in_channels + 2
@@ -55,7 +49,7 @@ def test_a_refiner_given_visibility_inputs_starts_as_the_network_it_grew_from():
     source = perturbed_refiner(config=RefinerConfig(channels=(4, 8, 8), fallback=True))
     grown = Refiner(VIS)
     start_from(grown, source)
-    f0, f1 = smooth()
+    f0, f1, _ = smooth_pair(40, 56)
     flows = torch.randn(1, 4, 40, 56) * 2
     ft0, ft1 = flows_to_time(flows[:, :2], flows[:, 2:], 0.3)
     a = source(f0, f1, ft0, ft1, 0.3)["frame"]
@@ -68,7 +62,7 @@ def test_a_refiner_given_visibility_inputs_starts_as_the_network_it_grew_from():
 
 def test_tiled_refiner_with_visibility_matches_untiled():
     net = perturbed_refiner(config=RefinerConfig(fallback=True, visibility=True))
-    f0, f1 = smooth(200, 264)
+    f0, f1, _ = smooth_pair(200, 264)
     flows = torch.randn(1, 4, 200, 264) * 2
     ft0, ft1 = flows_to_time(flows[:, :2], flows[:, 2:], 0.4)
     plan = plan_tiles(200, 264, 96, 112, overlap=64, margin=16)
@@ -81,7 +75,7 @@ def test_tiled_refiner_with_visibility_matches_untiled():
 
 
 def test_refined_motion_and_its_mirror_pass_the_flows():
-    f0, f1 = smooth()
+    f0, f1, _ = smooth_pair(40, 56)
     net = perturbed_refiner(config=VIS)
     motion = FlowMotion()
     plain = RefinedMotion(net, motion).estimate(f0, f1, [0.5])[:, :, 0]
