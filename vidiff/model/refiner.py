@@ -67,6 +67,7 @@ class RefinerConfig:
     warp: str = "bicubic"  # how it samples the frames (vidiff.motion.warp), as the motion step
     fallback: bool = False  # one more output: a per-pixel share of the plain blend of the frames
     visibility: bool = False  # two more inputs: each side's forward-backward visibility at t
+    summary: bool = False  # three more inputs, constant over the frame: see frame_summary()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
@@ -107,7 +108,12 @@ class RefinerConfig:
 
     @property
     def in_channels(self) -> int:
-        return IN_CHANNELS + (2 if self.visibility else 0)
+        return IN_CHANNELS + (2 if self.visibility else 0) + (SUMMARY_CHANNELS if self.summary else 0)
+
+    @property
+    def input_groups(self) -> tuple[str, ...]:
+        """The optional inputs, in the order they follow the base inputs."""
+        return tuple(g for g in ("visibility", "summary") if getattr(self, g))
 
     @property
     def out_channels(self) -> int:
@@ -119,6 +125,7 @@ class RefinerConfig:
 
 IN_CHANNELS = 3 + 3 + 3 + 3 + 2 + 2 + 1  # frame0, frame1, warp0, warp1, flow_t0, flow_t1, t
 OUT_CHANNELS = 2 + 2 + 1 + 3  # flow corrections, blend logit, colour residual
+SUMMARY_CHANNELS = 3  # frame-level: inputs' difference, warps' disagreement, motion (frame_summary)
 UPSAMPLE = "bilinear"
 FALLBACK_BIAS = -4.0  # the fallback share's sigmoid offset: 0 at zero, gradient ~0.018 there
 # the soft visibility's tolerances (relative, absolute px^2): the motion step's defaults
@@ -129,6 +136,24 @@ def fallback_share(logit: Tensor) -> Tensor:
     """Share of the blend, in (-exp(FALLBACK_BIAS), 1): exactly 0 at zero, smooth everywhere."""
     low = torch.sigmoid(torch.tensor(FALLBACK_BIAS, dtype=logit.dtype, device=logit.device))
     return (torch.sigmoid(logit + FALLBACK_BIAS) - low) / (1 - low)
+
+
+def frame_summary(frame0: Tensor, frame1: Tensor, warp0: Tensor, warp1: Tensor,
+                  flow_t0: Tensor, flow_t1: Tensor) -> Tensor:
+    """``b 3``: what the whole frame says about trusting the flow, on a log scale near unit range.
+
+    The mean absolute difference of the two inputs (what the plain blend has to hide), of the
+    two warps to time t (what the flow leaves unexplained) and the mean flow length (pixels,
+    both sides). A 3x3 U-Net decides the blend's share from what it sees around each pixel,
+    about 60 px; whether the flow can be trusted at all is often a property of the whole frame
+    (a still shot with compression noise, flicker), which these carry to every pixel. Means are
+    over whatever the refiner is given whole: a training crop, a frame at inference (before any
+    tiling, so that tiled and untiled frames see the same values)."""
+    d_in = (frame1 - frame0).abs().mean(dim=(1, 2, 3))
+    d_warp = (warp1 - warp0).abs().mean(dim=(1, 2, 3))
+    motion = (flow_t0.square().sum(1).sqrt() + flow_t1.square().sum(1).sqrt()).mean(dim=(1, 2))
+    return torch.stack([(torch.log(d_in + 1e-3) + 4) / 3, (torch.log(d_warp + 1e-3) + 4) / 3,
+                        torch.log1p(motion) / 3], dim=1)
 
 
 def conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -171,8 +196,16 @@ class Refiner(nn.Module):
         """
         vis = self.visibility_at_t(flows, flow_t0, flow_t1)
         if plan is not None and not plan.single:
+            summary = None
+            if self.config.summary:  # of the whole frame, once, before the tiles
+                warp0 = backward_warp(frame0, flow_t0, mode=self.config.warp)
+                warp1 = backward_warp(frame1, flow_t1, mode=self.config.warp)
+                summary = frame_summary(frame0, frame1, warp0, warp1, flow_t0, flow_t1)
+                del warp0, warp1
+
             def refine_tile(tile, ft0, ft1, *v):
-                return self._refine(frame0, frame1, ft0, ft1, t, v[0] if v else None, tile)["frame"]
+                return self._refine(frame0, frame1, ft0, ft1, t, v[0] if v else None, tile,
+                                    summary)["frame"]
 
             inputs = [flow_t0, flow_t1] + ([vis] if vis is not None else [])
             return {"frame": run_tiled(refine_tile, inputs, plan)}
@@ -191,9 +224,11 @@ class Refiner(nn.Module):
         vis1 = visibility(flow10, flow01, VIS_ALPHA, VIS_BETA)
         return torch.cat([backward_warp(vis0, flow_t0), backward_warp(vis1, flow_t1)], dim=1)
 
-    def _refine(self, frame0, frame1, flow_t0, flow_t1, t, vis=None, tile=None) -> dict[str, Tensor]:
+    def _refine(self, frame0, frame1, flow_t0, flow_t1, t, vis=None, tile=None,
+                summary=None) -> dict[str, Tensor]:
         """:meth:`forward` for the window ``tile`` (``None``: the whole frame) of the flows and
-        outputs; the frames are whole."""
+        outputs; the frames are whole. ``summary`` (``b 3``, :func:`frame_summary` of the whole
+        frame) is made here from the whole frame when ``tile`` is ``None``."""
         cfg = self.config
         b, _, h, w = flow_t0.shape
         at = (tile.x, tile.y) if tile is not None else (0, 0)
@@ -205,9 +240,16 @@ class Refiner(nn.Module):
         warp1 = backward_warp(frame1, flow_t1, at, cfg.warp)
         mu = torch.lerp(warp0, warp1, s)
         crop0, crop1 = (tile.crop(f) if tile is not None else f for f in (frame0, frame1))
+        extra = [vis] if vis is not None else []
+        if cfg.summary:
+            if summary is None:
+                if tile is not None:
+                    raise ValueError("_refine: a tile needs the whole frame's summary")
+                summary = frame_summary(frame0, frame1, warp0, warp1, flow_t0, flow_t1)
+            extra.append(summary.view(b, SUMMARY_CHANNELS, 1, 1).expand(b, SUMMARY_CHANNELS, h, w))
         x = torch.cat(
             [crop0, crop1, warp0, warp1, flow_t0 / cfg.flow_scale, flow_t1 / cfg.flow_scale,
-             seen.expand(b, 1, h, w)] + ([vis] if vis is not None else []),
+             seen.expand(b, 1, h, w)] + extra,
             dim=1,
         )
         out = self._net(x)

@@ -295,6 +295,10 @@ def start_from(model: Refiner, source: Refiner) -> None:
     new_levels = range(old_levels - 1, levels - 1)  # proj/dec indices that source lacks
     grown = {f"enc.{i + 1}." for i in new_levels} | {f"proj.{i}." for i in new_levels} | {
         f"dec.{i}." for i in new_levels}
+    groups, old_groups = model.config.input_groups, source.config.input_groups
+    if groups[: len(old_groups)] != old_groups:
+        raise OptionError(f"--init-weights: the network's optional inputs {list(old_groups)} "
+                          f"do not lead this config's {list(groups)}")
     extra = set(own) - set(theirs)
     if not set(theirs) <= set(own) or any(not k.startswith(tuple(grown)) for k in extra):
         raise OptionError("--init-weights: the network's layers differ from this config's")
