@@ -277,7 +277,7 @@ def test_shipped_refiner_configs_load_and_bad_keys_are_named(tmp_path):
         run = load_refiner_config(configs / name)
         assert run.model == RefinerConfig() and run.train.batch_size == 8
     shipped = load_refiner_config(configs / "refiner-still.toml")  # the recipe of what ships
-    assert shipped.model == RefinerConfig(flow_gain=True, fallback=True)
+    assert shipped.model == RefinerConfig(flow_gain=True, fallback=True, summary=True)
     assert shipped.train.loss == "log_mse" and shipped.train.share_loss == 1.0
     assert shipped.train.share_per_sample and shipped.train.share_window == 8
     bad = tmp_path / "bad.toml"
