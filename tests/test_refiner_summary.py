@@ -75,27 +75,10 @@ def test_tiled_refiner_with_the_summary_matches_untiled():
 
 
 def test_a_run_with_the_summary_trains_from_a_refiner_without_it(tmp_path):
-    import json
+    from test_refiner_visibility import train_grown
 
-    from test_refiner_share import blend_pack
-
-    from vidiff.model import load_refiner, save_weights
-    from vidiff.train.refine_loop import train_refiner
-
-    pack = blend_pack(tmp_path)
-    source = tmp_path / "source.safetensors"
-    save_weights(source, None, refiner=perturbed_refiner(config=RefinerConfig(channels=(4, 8, 8))))
-    config = tmp_path / "s.toml"
-    config.write_text(
-        "[refiner]\nchannels = [4, 8, 8]\nsummary = true\n"
-        "[train]\nsteps = 20\nbatch_size = 4\ncrop = 32\nlr = 1e-3\nwarmup_steps = 2\n"
-        "log_interval = 10\ncheckpoint_interval = 10\neval_interval = 20\nloss = \"log_mse\"\n"
-    )
-    weights = train_refiner(config, [pack], tmp_path / "run", log=lambda _: None,
-                            init_weights=source)
-    log = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
-    assert log[-1]["step"] == 20 and "pack0" in log[-1]["eval"]
-    trained = load_refiner(weights)
+    last, trained = train_grown(tmp_path, "summary")
+    assert last["step"] == 20 and "pack0" in last["eval"]
     assert trained.config.summary
     assert trained.enc[0][0][0].weight[:, -3:].abs().sum() > 0
 

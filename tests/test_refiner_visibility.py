@@ -104,7 +104,9 @@ def test_training_batches_carry_the_full_flows():
     assert out["frame"].shape == (2, 3, 32, 32)
 
 
-def test_a_run_with_visibility_inputs_trains_from_a_refiner_without_them(tmp_path):
+def train_grown(tmp_path, option: str):
+    """20 steps of a tiny run with the optional input ``option`` on, grown from a refiner
+    without it: the last log record and the trained refiner."""
     import json
 
     from test_refiner_share import blend_pack
@@ -115,16 +117,20 @@ def test_a_run_with_visibility_inputs_trains_from_a_refiner_without_them(tmp_pat
     pack = blend_pack(tmp_path)
     source = tmp_path / "source.safetensors"
     save_weights(source, None, refiner=perturbed_refiner(config=RefinerConfig(channels=(4, 8, 8))))
-    config = tmp_path / "v.toml"
+    config = tmp_path / "grown.toml"
     config.write_text(
-        "[refiner]\nchannels = [4, 8, 8]\nvisibility = true\n"
+        f"[refiner]\nchannels = [4, 8, 8]\n{option} = true\n"
         "[train]\nsteps = 20\nbatch_size = 4\ncrop = 32\nlr = 1e-3\nwarmup_steps = 2\n"
         "log_interval = 10\ncheckpoint_interval = 10\neval_interval = 20\nloss = \"log_mse\"\n"
     )
     weights = train_refiner(config, [pack], tmp_path / "run", log=lambda _: None,
                             init_weights=source)
     log = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
-    assert log[-1]["step"] == 20 and "pack0" in log[-1]["eval"]
-    trained = load_refiner(weights)
+    return log[-1], load_refiner(weights)
+
+
+def test_a_run_with_visibility_inputs_trains_from_a_refiner_without_them(tmp_path):
+    last, trained = train_grown(tmp_path, "visibility")
+    assert last["step"] == 20 and "pack0" in last["eval"]
     assert trained.config.visibility
     assert trained.enc[0][0][0].weight[:, -2:].abs().sum() > 0  # the new inputs were learned from
