@@ -138,6 +138,25 @@ def fallback_share(logit: Tensor) -> Tensor:
     return (torch.sigmoid(logit + FALLBACK_BIAS) - low) / (1 - low)
 
 
+def frame_stats(frame0: Tensor, frame1: Tensor, warp0: Tensor, warp1: Tensor,
+                flow_t0: Tensor, flow_t1: Tensor) -> Tensor:
+    """``b 3``: the raw numbers :func:`frame_summary` encodes: the mean absolute difference of the
+    two inputs and of the two warps to time t (frames in [0, 1]) and the mean flow length (pixels,
+    both sides). A triplet pack stores them for the whole frame each crop was cut from
+    (:mod:`vidiff.train.triplets`), so that training can show a crop its frame's numbers."""
+    d_in = (frame1 - frame0).abs().mean(dim=(1, 2, 3))
+    d_warp = (warp1 - warp0).abs().mean(dim=(1, 2, 3))
+    motion = (flow_t0.square().sum(1).sqrt() + flow_t1.square().sum(1).sqrt()).mean(dim=(1, 2))
+    return torch.stack([d_in, d_warp, motion], dim=1)
+
+
+def encode_stats(stats: Tensor) -> Tensor:
+    """``b 3`` raw :func:`frame_stats` -> the summary inputs, on a log scale near unit range."""
+    d_in, d_warp, motion = stats.unbind(1)
+    return torch.stack([(torch.log(d_in + 1e-3) + 4) / 3, (torch.log(d_warp + 1e-3) + 4) / 3,
+                        torch.log1p(motion) / 3], dim=1)
+
+
 def frame_summary(frame0: Tensor, frame1: Tensor, warp0: Tensor, warp1: Tensor,
                   flow_t0: Tensor, flow_t1: Tensor) -> Tensor:
     """``b 3``: what the whole frame says about trusting the flow, on a log scale near unit range.
@@ -147,13 +166,18 @@ def frame_summary(frame0: Tensor, frame1: Tensor, warp0: Tensor, warp1: Tensor,
     both sides). A 3x3 U-Net decides the blend's share from what it sees around each pixel,
     about 60 px; whether the flow can be trusted at all is often a property of the whole frame
     (a still shot with compression noise, flicker), which these carry to every pixel. Means are
-    over whatever the refiner is given whole: a training crop, a frame at inference (before any
-    tiling, so that tiled and untiled frames see the same values)."""
-    d_in = (frame1 - frame0).abs().mean(dim=(1, 2, 3))
-    d_warp = (warp1 - warp0).abs().mean(dim=(1, 2, 3))
-    motion = (flow_t0.square().sum(1).sqrt() + flow_t1.square().sum(1).sqrt()).mean(dim=(1, 2))
-    return torch.stack([(torch.log(d_in + 1e-3) + 4) / 3, (torch.log(d_warp + 1e-3) + 4) / 3,
-                        torch.log1p(motion) / 3], dim=1)
+    over whatever the refiner is given whole: a frame at inference (before any tiling, so that
+    tiled and untiled frames see the same values), a training crop unless its pack knows its
+    frame's numbers (``summary=`` of :meth:`Refiner.forward`)."""
+    return encode_stats(frame_stats(frame0, frame1, warp0, warp1, flow_t0, flow_t1))
+
+
+def warped_stats(frame0: Tensor, frame1: Tensor, flow_t0: Tensor, flow_t1: Tensor,
+                 mode: str) -> Tensor:
+    """:func:`frame_stats` of a pair, warping both frames to t first (``mode``: how to sample)."""
+    warp0 = backward_warp(frame0, flow_t0, mode=mode)
+    warp1 = backward_warp(frame1, flow_t1, mode=mode)
+    return frame_stats(frame0, frame1, warp0, warp1, flow_t0, flow_t1)
 
 
 def conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -176,7 +200,7 @@ class Refiner(nn.Module):
 
     def forward(
         self, frame0: Tensor, frame1: Tensor, flow_t0: Tensor, flow_t1: Tensor, t: Tensor | float,
-        plan: TilePlan | None = None, flows: Tensor | None = None,
+        plan: TilePlan | None = None, flows: Tensor | None = None, summary: Tensor | None = None,
     ) -> dict[str, Tensor]:
         """Refined frame at ``t`` and its parts (see module docstring); every tensor ``b c h w``.
 
@@ -193,15 +217,14 @@ class Refiner(nn.Module):
         ``flows`` (``b 4 h w``: the full flows 0->1 and 1->0, pixels, as
         :meth:`vidiff.motion.FlowMotion.full_flows` gives them) is needed with ``visibility``
         (the visibilities are made on the whole frame, before any tiling) and unused without.
+        ``summary`` (``b 3``, as :func:`frame_summary` gives it) replaces the summary of what the
+        refiner is given, for a crop whose whole frame is known; unused without ``summary``.
         """
         vis = self.visibility_at_t(flows, flow_t0, flow_t1)
         if plan is not None and not plan.single:
-            summary = None
-            if self.config.summary:  # of the whole frame, once, before the tiles
-                warp0 = backward_warp(frame0, flow_t0, mode=self.config.warp)
-                warp1 = backward_warp(frame1, flow_t1, mode=self.config.warp)
-                summary = frame_summary(frame0, frame1, warp0, warp1, flow_t0, flow_t1)
-                del warp0, warp1
+            if self.config.summary and summary is None:  # of the whole frame, before the tiles
+                summary = encode_stats(warped_stats(frame0, frame1, flow_t0, flow_t1,
+                                                    self.config.warp))
 
             def refine_tile(tile, ft0, ft1, *v):
                 return self._refine(frame0, frame1, ft0, ft1, t, v[0] if v else None, tile,
@@ -209,7 +232,7 @@ class Refiner(nn.Module):
 
             inputs = [flow_t0, flow_t1] + ([vis] if vis is not None else [])
             return {"frame": run_tiled(refine_tile, inputs, plan)}
-        return self._refine(frame0, frame1, flow_t0, flow_t1, t, vis)
+        return self._refine(frame0, frame1, flow_t0, flow_t1, t, vis, summary=summary)
 
     def visibility_at_t(self, flows: Tensor | None, flow_t0: Tensor, flow_t1: Tensor) -> Tensor | None:
         """``b 2 h w``: the visibility of frame0's and frame1's pixels in the other frame, seen

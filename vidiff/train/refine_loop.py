@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from vidiff.errors import OptionError
-from vidiff.model.refiner import Refiner, RefinerConfig
+from vidiff.model.refiner import Refiner, RefinerConfig, encode_stats, warped_stats
 
 from . import share
 from .augment import augment, degrade, still_scene
@@ -116,6 +116,8 @@ def load_refiner_config(path) -> RefinerRun:
 
 # -- batches --------------------------------------------------------------------------------
 
+UNKNOWN = np.full(3, np.nan, np.float32)  # frame_stats of a sample whose whole frame is unknown
+
 
 class Sampler:
     def __init__(self, packs: list[Triplets], mix: tuple[float, ...], crop: int,
@@ -145,7 +147,11 @@ class Sampler:
                          for p, idx in zip(packs, self.train_idx)]
 
     def batch(self, rng: np.random.Generator, size: int) -> dict:
-        frames, flows, times = [], [], []
+        """``size`` augmented samples (:func:`to_tensors`' keys); when a pack knows its crops'
+        whole frames, also ``frame_stats`` (``b 3``, NaN where unknown: a still scene, a pack
+        without them) and ``clean0`` / ``clean1``, the inputs before any damage
+        (:func:`batch_summary`)."""
+        frames, flows, times, stats, clean = [], [], [], [], []
         for k in rng.choice(len(self.packs), size=size, p=self.weights):
             pack, i, crop = self._random_crop(rng, int(k))
             fr, fl = pack.frames[i, :, *crop], pack.flows[i, :, *crop]
@@ -154,15 +160,24 @@ class Sampler:
                 source = self._layer_source(rng) if rng.random() < self.still_layer else None
                 fr, fl, t = still_scene(fr[rng.integers(3)], rng, self.motion, t if t > 1 else None,
                                         source)
+                stats.append(UNKNOWN)  # a new scene: the crop is all of it
             else:
                 if self.blend_wins and rng.random() < self.blend_wins:
                     pack, i, crop = self._random_crop(rng, int(k), self.wins_idx[k])
                     fr, fl = pack.frames[i, :, *crop], pack.flows[i, :, *crop]
                 fr, fl, t = augment(fr, fl, float(pack.times[i]), rng)
+                known = getattr(pack, "frame_stats", None)  # a Triplets' (or None), or absent
+                stats.append(known[i] if known is not None else UNKNOWN)
                 if self.degrade and rng.random() < self.degrade:
+                    clean.append(fr[[0, 2]])
                     fr = degrade(fr, rng)
+            if len(clean) < len(stats):
+                clean.append(fr[[0, 2]])
             frames.append(fr), flows.append(fl), times.append(t)
-        return to_tensors(np.stack(frames), np.stack(flows), np.array(times))
+        out = to_tensors(np.stack(frames), np.stack(flows), np.array(times))
+        if any(getattr(p, "frame_stats", None) is not None for p in self.packs):
+            out.update(_stats_tensors(np.stack(stats), np.stack(clean)))
+        return out
 
     def _random_crop(self, rng: np.random.Generator, k: int, pool: np.ndarray | None = None):
         """A random training sample of pack ``k`` (of ``pool``, default all its training
@@ -184,8 +199,20 @@ class Sampler:
         pack, idx = self.packs[k], self.eval_idx[k][:limit]
         for a in range(0, len(idx), size):
             sel = np.sort(idx[a : a + size])
-            yield to_tensors(np.asarray(pack.frames[sel]), np.asarray(pack.flows[sel], np.float32),
-                             np.asarray(pack.times[sel]))
+            out = to_tensors(np.asarray(pack.frames[sel]),
+                             np.asarray(pack.flows[sel], np.float32), np.asarray(pack.times[sel]))
+            if pack.frame_stats is not None:
+                frames = np.asarray(pack.frames[sel])
+                out.update(_stats_tensors(np.asarray(pack.frame_stats[sel]), frames[:, [0, 2]]))
+            yield out
+
+
+def _stats_tensors(stats: np.ndarray, clean: np.ndarray) -> dict:
+    """``frame_stats`` (``b 3``) and the undamaged inputs ``clean0`` / ``clean1`` (from uint8
+    ``b 2 h w 3``) as a batch carries them."""
+    img = torch.from_numpy(np.ascontiguousarray(clean)).permute(1, 0, 4, 2, 3).float() / 255.0
+    return {"frame_stats": torch.from_numpy(stats.astype(np.float32)), "clean0": img[0],
+            "clean1": img[1]}
 
 
 # -- loss and evaluation ----------------------------------------------------------------------
@@ -231,9 +258,27 @@ def refiner_loss(res: dict, target: torch.Tensor, no_harm: float = 0.0,
     return loss
 
 
+def batch_summary(model: Refiner, batch: dict) -> torch.Tensor | None:
+    """The frame summary each crop of ``batch`` is shown (``b 3``), or ``None`` for the crop's own
+    (what the refiner makes when given none): where the pack knows the crop's whole frame, that
+    frame's :func:`~vidiff.model.refiner.frame_stats`, moved by what damage (:func:`degrade`)
+    did to the crop's (noise and JPEG raise the means by about as much everywhere), as the
+    whole frame is summarised at inference; elsewhere the crop's own."""
+    if not model.config.summary or "frame_stats" not in batch:
+        return None
+    known = torch.isfinite(batch["frame_stats"]).all(1)
+    if not known.any():
+        return None
+    mode, ft0, ft1 = model.config.warp, batch["flow_t0"], batch["flow_t1"]
+    own = warped_stats(batch["frame0"], batch["frame1"], ft0, ft1, mode)
+    clean = warped_stats(batch["clean0"], batch["clean1"], ft0, ft1, mode)
+    whole = (batch["frame_stats"].nan_to_num() + own - clean).clamp(min=0)
+    return encode_stats(torch.where(known[:, None], whole, own))
+
+
 def refine_batch(model: Refiner, batch: dict) -> dict:
     return model(batch["frame0"], batch["frame1"], batch["flow_t0"], batch["flow_t1"], batch["t"],
-                 flows=batch["flows"])
+                 flows=batch["flows"], summary=batch_summary(model, batch))
 
 
 def _psnr(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -27,7 +27,7 @@ import torch
 
 from vidiff.errors import OptionError, OutputError
 
-from .triplets import FILES, read_triplets
+from .triplets import FILES, OPTIONAL, read_triplets
 
 
 def _errors(frames: torch.Tensor, flows: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
@@ -102,7 +102,9 @@ def retime_triplets(source: Path, out: Path, log: Callable[[str], None] = print,
              "share_over_0.15": float((np.abs(shift) > 0.15).mean())}
     tmp = out.with_name(out.name + ".vidiff-tmp")
     tmp.mkdir(parents=True, exist_ok=False)
-    for k in FILES:
+    # frame_stats (if any) stays as made at the nominal time: the pack lacks the whole frames
+    # to remake it at the fitted one, and a shift of ~0.1 moves a frame's means little
+    for k in FILES + tuple(k for k in OPTIONAL if (source / f"{k}.npy").is_file()):
         if k == "times":
             continue
         try:

@@ -9,7 +9,10 @@ Layout (a folder, numpy only to read, memory-mapped): ``frames.npy`` uint8 ``n 3
 target, frame1; RGB), ``flows.npy`` float16 ``n 4 h w`` (flow 0->1 then 1->0, dx dy, pixels),
 ``times.npy`` float32 ``n`` (the target's time: in (0, 1) for interpolation; above 1 in a
 prediction pack, :mod:`.predict_pack`), ``holdout.npy`` bool ``n`` and
-``index.json`` (format, version, sources, per-sample source ids in ``sources.npy``).
+``index.json`` (format, version, sources, per-sample source ids in ``sources.npy``); optionally
+``frame_stats.npy`` float32 ``n 3``: :func:`vidiff.model.refiner.frame_stats` of the *whole*
+frame each crop was cut from, at the sample's time (footage packs; a synthetic scene is its own
+crop), so that a refiner with a frame summary learns from what it will see at inference.
 
 Crops are chosen where there is something to learn: each kept crop has motion between its inputs
 and a target that is not just one of them held, and of every pair of crops per triplet one is the candidate where the motion estimate is most wrong
@@ -33,6 +36,7 @@ from vidiff.motion.blend import flows_to_time
 FORMAT = "vidiff-triplets"
 VERSION = 1
 FILES = ("frames", "flows", "times", "holdout", "sources")
+OPTIONAL = ("frame_stats",)
 
 
 @dataclass
@@ -45,6 +49,7 @@ class Triplets:
     holdout: np.ndarray  # bool n
     sources: np.ndarray  # int32 n
     names: list[str]
+    frame_stats: np.ndarray | None = None  # float32 n 3, or None: the whole frame's (see above)
 
     def __len__(self) -> int:
         return int(self.times.shape[0])
@@ -59,7 +64,8 @@ def read_triplets(path: Path, mmap: bool = True) -> Triplets:
     index = json.loads(index_file.read_text())
     if index.get("format") != FORMAT or index.get("version") != VERSION:
         raise InputError(f"{path}: not a {FORMAT} version {VERSION} pack")
-    arrays = {k: np.load(path / f"{k}.npy", mmap_mode="r" if mmap else None) for k in FILES}
+    arrays = {k: np.load(path / f"{k}.npy", mmap_mode="r" if mmap else None)
+              for k in FILES + OPTIONAL if k in FILES or (path / f"{k}.npy").is_file()}
     return Triplets(names=list(index["sources"]), **arrays)
 
 
@@ -72,10 +78,15 @@ class TripletWriter:
             raise OutputError(f"{self.path} exists; remove it or choose another --out")
         self.crop = crop
         self.settings = settings or {}
-        self.parts: dict[str, list] = {k: [] for k in FILES}
+        self.parts: dict[str, list] = {k: [] for k in FILES + OPTIONAL}
         self.names: list[str] = []
 
-    def add(self, source: str, frames: np.ndarray, flows: np.ndarray, t: float, holdout: bool):
+    def add(self, source: str, frames: np.ndarray, flows: np.ndarray, t: float, holdout: bool,
+            frame_stats: np.ndarray | None = None):
+        if (frame_stats is None) != (not self.parts["frame_stats"]) and len(self):
+            raise ValueError("TripletWriter: frame_stats for every sample or for none")
+        if frame_stats is not None:
+            self.parts["frame_stats"].append(np.asarray(frame_stats, np.float32).reshape(3))
         if source not in self.names:
             self.names.append(source)
         self.parts["frames"].append(frames.astype(np.uint8))
@@ -92,8 +103,9 @@ class TripletWriter:
             raise InputError("no triplet samples were made (sources too short or static)")
         tmp = self.path.with_name(self.path.name + ".vidiff-tmp")
         tmp.mkdir(parents=True, exist_ok=False)
-        for k in FILES:
-            np.save(tmp / f"{k}.npy", np.stack(self.parts[k]))
+        for k in FILES + OPTIONAL:
+            if self.parts[k]:
+                np.save(tmp / f"{k}.npy", np.stack(self.parts[k]))
         index = {"format": FORMAT, "version": VERSION, "sources": self.names,
                  "samples": len(self), "crop": self.crop, "settings": self.settings}
         (tmp / "index.json").write_text(json.dumps(index, indent=1))
@@ -138,6 +150,19 @@ def estimate_from_flows(frame0: np.ndarray, frame1: np.ndarray, flows: np.ndarra
     mode = FlowMotionConfig.warp if 0.0 < t < 1.0 else FlowMotionConfig.warp_ahead
     mu = blend_warped(f0, f1, ft0, ft1, 1.0 - s, s, mode=mode)
     return mu[0].permute(1, 2, 0).numpy()
+
+
+def whole_frame_stats(frame0: np.ndarray, frame1: np.ndarray, flows: np.ndarray, t: float):
+    """``3`` float32: :func:`vidiff.model.refiner.frame_stats` of a whole pair (``h w 3`` uint8,
+    flows ``4 h w``) at ``t``, warped as the motion step warps."""
+    from vidiff.model.refiner import warped_stats
+    from vidiff.motion import FlowMotionConfig
+
+    f0 = torch.from_numpy(frame0).permute(2, 0, 1)[None].float() / 255
+    f1 = torch.from_numpy(frame1).permute(2, 0, 1)[None].float() / 255
+    fl = torch.from_numpy(np.ascontiguousarray(flows, dtype=np.float32))[None]
+    ft0, ft1 = flows_to_time(fl[:, :2], fl[:, 2:], t)
+    return warped_stats(f0, f1, ft0, ft1, FlowMotionConfig.warp)[0].numpy()
 
 
 HOLD_RATIO = 0.2
@@ -205,10 +230,12 @@ def add_segment_triplets(
         f0, gt, f1 = frames[i0], frames[it], frames[i1]
         flows = full_flows(motion, f0, f1)
         mu = estimate_from_flows(f0, f1, flows, t)
-        for y, x in choose_crops(f0, gt, f1, mu, crop, rng):
+        corners = choose_crops(f0, gt, f1, mu, crop, rng)
+        stats = whole_frame_stats(f0, f1, flows, t) if corners else None
+        for y, x in corners:
             sl = (slice(y, y + crop), slice(x, x + crop))
             writer.add(source, np.stack([f0[sl], gt[sl], f1[sl]]), flows[:, sl[0], sl[1]], t,
-                       holdout)
+                       holdout, stats)
             added += 1
     return added
 
@@ -257,6 +284,7 @@ def filter_triplets(source: Path, out: Path, keep: Callable[[np.ndarray], bool])
         frames = np.asarray(pack.frames[i])
         if keep(frames):
             writer.add(pack.names[int(pack.sources[i])], frames, np.asarray(pack.flows[i]),
-                       float(pack.times[i]), bool(pack.holdout[i]))
+                       float(pack.times[i]), bool(pack.holdout[i]),
+                       None if pack.frame_stats is None else pack.frame_stats[i])
     writer.close()
     return len(writer), len(pack)
