@@ -12,6 +12,9 @@ the same flows. ``--blend`` adds the 50/50 blend of the inputs and, as a bound o
 the flow is worth, the better of mu and the blend chosen per triplet with the truth in hand;
 for each weights it also gives their gain on the triplets where the blend beats mu, and the
 better of them and the blend per triplet: how much of the blend's wins the refiner takes.
+Gains are also given apart for *held* triplets, whose truth is (nearly) one of the inputs
+(:func:`vidiff.train.triplets.is_hold`: a duplicated frame in the source; 68 of UCF101's 379):
+no interpolator can know which input is held, and the plain blend, halfway to both, wins them all.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from vidiff.metrics import psnr, ssim
 from vidiff.model.refined_motion import RefinedMotion
 from vidiff.model.weights import load_refiner
 from vidiff.motion import FlowMotion, FlowMotionConfig
+from vidiff.train.triplets import is_hold
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
@@ -83,17 +87,19 @@ def main() -> int:
         items = items[: args.limit] if args.limit else items
         scores = {m: [] for m in methods}
         seconds = dict.fromkeys(methods, 0.0)
-        still = []
+        still, held = [], []
         for _, p0, p1, pt in items:
-            a, b, truth = to_tensor(read_rgb(p0)), to_tensor(read_rgb(p1)), read_rgb(pt)
+            image0, image1, truth = read_rgb(p0), read_rgb(p1), read_rgb(pt)
+            a, b = to_tensor(image0), to_tensor(image1)
             still.append(float(motion.full_flows(a, b)[:, :2].norm(dim=1).mean()) < args.still_px)
+            held.append(is_hold(image0, truth, image1))
             for m, est in methods.items():
                 start = time.perf_counter()
                 out = to_image(est.estimate(a, b, [0.5])[:, :, 0])
                 seconds[m] += time.perf_counter() - start
                 scores[m].append((psnr(out, truth), ssim(out, truth)))
         base = np.array(scores["mu"])
-        still = np.array(still)
+        still, held = np.array(still), np.array(held)
         if args.blend:
             pick = np.array(scores["blend"])[:, 0] > base[:, 0]
             scores["best of mu and blend per triplet (oracle)"] = np.where(
@@ -103,7 +109,9 @@ def main() -> int:
             v = np.array(values)
             gain = v[:, 0] - base[:, 0]
             apart = "  ".join(f"{label} {int(sel.sum())}: {gain[sel].mean():+.3f}"
-                              for label, sel in (("still", still), ("moving", ~still)) if sel.any())
+                              for label, sel in (("still", still), ("moving", ~still),
+                                                 ("held", held), ("not held", ~held))
+                              if sel.any() and (label != "not held" or held.any()))
             print(f"{name:10s} {v[:, 0].mean():.3f} dB  SSIM {v[:, 1].mean():.5f}  "
                   f"gain {gain.mean():+.3f} (improved {np.mean(gain > 0):.0%}; {apart})  "
                   f"{1000 * seconds[m] / len(items):.0f} ms  {m}", flush=True)
