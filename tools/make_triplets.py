@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Make a triplet pack for training the refiner (vidiff train-refiner).
 
-footage: crops of real video (videos, frame folders), flows by vidiff's own motion step.
+footage: crops of real video (videos, frame folders), flows by vidiff's own motion step, and
+         each crop's whole frame's numbers for the refiner's frame summary (frame_stats.npy).
 photos:  synthetic motion (moving, occluding layers) rendered from still photographs, exact
          ground truth; see vidiff/train/synthetic.py.
 predict: crops of real video for the predictor (vidiff generate): a pair of consecutive frames
