@@ -103,7 +103,7 @@ def test_training_shows_a_crop_its_frames_numbers_moved_by_the_damage_done_to_it
     net = Refiner(SUM)
     clean = Sampler([pack], (), 32).batch(np.random.default_rng(5), 6)
     assert torch.allclose(batch_summary(net, clean),
-                          encode_stats(torch.from_numpy(np.asarray(pack.frame_stats))
+                          encode_stats(torch.from_numpy(np.array(pack.frame_stats))
                                        [_sample_ids(pack, clean)]), atol=1e-6)
     damaged = Sampler([pack], (), 32, degrade=1.0).batch(np.random.default_rng(5), 6)
     assert not torch.equal(damaged["frame0"], damaged["clean0"])
