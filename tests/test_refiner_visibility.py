@@ -105,8 +105,9 @@ def test_training_batches_carry_the_full_flows():
 
 
 def train_grown(tmp_path, option: str):
-    """20 steps of a tiny run with the optional input ``option`` on, grown from a refiner
-    without it: the last log record and the trained refiner."""
+    """20 steps of a tiny run with the optional part ``option`` on (a key set true, or a whole
+    ``key = value`` line), grown from a refiner without it: the last log record and the trained
+    refiner."""
     import json
 
     from test_refiner_share import blend_pack
@@ -119,7 +120,7 @@ def train_grown(tmp_path, option: str):
     save_weights(source, None, refiner=perturbed_refiner(config=RefinerConfig(channels=(4, 8, 8))))
     config = tmp_path / "grown.toml"
     config.write_text(
-        f"[refiner]\nchannels = [4, 8, 8]\n{option} = true\n"
+        f"[refiner]\nchannels = [4, 8, 8]\n{option if '=' in option else option + ' = true'}\n"
         "[train]\nsteps = 20\nbatch_size = 4\ncrop = 32\nlr = 1e-3\nwarmup_steps = 2\n"
         "log_interval = 10\ncheckpoint_interval = 10\neval_interval = 20\nloss = \"log_mse\"\n"
     )

@@ -33,10 +33,13 @@ pair; weights saved before the key existed were trained bilinear and load so. Th
 structure of Super SloMo's refinement stage and of the last stages of RIFE/IFRNet, on top of a
 classical flow instead of a learned one.
 
-Network: a 4-level U-Net (3x3 convs, PReLU), full resolution at level 0 so that thin things and
-occlusion edges can be drawn, stride-2 convs down, transposed convs up, skips concatenated.
-Frames are replicate-padded to a multiple of 8 and cropped back. Flows enter divided by
-``flow_scale`` pixels so that typical motion sits near unit range.
+Network: a 4-level U-Net (:mod:`.flat_unet`: 3x3 convs, PReLU), full resolution at level 0 so
+that thin things and occlusion edges can be drawn, stride-2 convs down, bilinear upsampling with
+projected skips added. Frames are replicate-padded to a multiple of 8 and cropped back. Flows
+enter divided by ``flow_scale`` pixels so that typical motion sits near unit range. With
+``coarse``, a second U-Net first corrects both flows to t from the pair seen at 1/``coarse`` size
+(:mod:`.coarse`: errors over a whole moving object, beyond this network's view); ``mu`` stays
+the estimate of the flows as given.
 """
 
 from __future__ import annotations
@@ -47,13 +50,14 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from ..errors import OptionError
 from ..motion.blend import visibility
 from ..motion.flow import FlowMotionConfig
 from ..motion.warp import WARP_MODES, backward_warp
+from .coarse import CoarseFlow
+from .flat_unet import FlatUNet
 from .tiling import TilePlan, run_tiled
 
 
@@ -68,16 +72,23 @@ class RefinerConfig:
     fallback: bool = False  # one more output: a per-pixel share of the plain blend of the frames
     visibility: bool = False  # two more inputs: each side's forward-backward visibility at t
     summary: bool = False  # three more inputs, constant over the frame: see frame_summary()
+    coarse: int = 0  # > 0: a coarse flow pass at 1/coarse size first (vidiff.model.coarse)
+    coarse_channels: tuple[int, ...] = (24, 48, 96, 192)  # its U-Net's channels per level
+    coarse_correction: float = 8.0  # its output 1 = this many (full-size) pixels of flow
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
-        if len(self.channels) < 2 or any(c <= 0 for c in self.channels):
-            raise OptionError(
-                f"RefinerConfig: channels needs at least two positive entries, got {self.channels}"
-            )
+        for name in ("channels", "coarse_channels"):
+            value = tuple(int(c) for c in getattr(self, name))
+            object.__setattr__(self, name, value)
+            if len(value) < 2 or any(c <= 0 for c in value):
+                raise OptionError(
+                    f"RefinerConfig: {name} needs at least two positive entries, got {value}"
+                )
+        if self.coarse not in (0, 2, 4, 8, 16):
+            raise OptionError(f"RefinerConfig: coarse must be 0 (none), 2, 4, 8 or 16, got {self.coarse}")
         if self.warp not in WARP_MODES:
             raise OptionError(f"RefinerConfig: warp must be one of {list(WARP_MODES)}")
-        for name in ("flow_scale", "flow_correction", "residual_scale"):
+        for name in ("flow_scale", "flow_correction", "residual_scale", "coarse_correction"):
             if not getattr(self, name) > 0:
                 raise OptionError(f"RefinerConfig: {name} must be positive")
 
@@ -96,6 +107,7 @@ class RefinerConfig:
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["channels"] = list(self.channels)
+        out["coarse_channels"] = list(self.coarse_channels)
         return out
 
     @classmethod
@@ -126,7 +138,6 @@ class RefinerConfig:
 IN_CHANNELS = 3 + 3 + 3 + 3 + 2 + 2 + 1  # frame0, frame1, warp0, warp1, flow_t0, flow_t1, t
 OUT_CHANNELS = 2 + 2 + 1 + 3  # flow corrections, blend logit, colour residual
 SUMMARY_CHANNELS = 3  # frame-level: inputs' difference, warps' disagreement, motion (frame_summary)
-UPSAMPLE = "bilinear"
 FALLBACK_BIAS = -4.0  # the fallback share's sigmoid offset: 0 at zero, gradient ~0.018 there
 # the soft visibility's tolerances (relative, absolute px^2): the motion step's defaults
 VIS_ALPHA, VIS_BETA = FlowMotionConfig.occlusion_alpha, FlowMotionConfig.occlusion_beta
@@ -180,23 +191,24 @@ def warped_stats(frame0: Tensor, frame1: Tensor, flow_t0: Tensor, flow_t1: Tenso
     return frame_stats(frame0, frame1, warp0, warp1, flow_t0, flow_t1)
 
 
-def conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.PReLU(cout))
+def seen_time(t: Tensor | float, like: Tensor) -> tuple[Tensor, Tensor]:
+    """``(s, seen)``, each ``b 1 1 1`` for the batch of ``like``: the blend's time ``s`` (``t``
+    clamped inside (0, 1)) and the time the network sees (``s``; past frame1, for a predictor,
+    ``t`` itself)."""
+    b = like.shape[0]
+    t = torch.as_tensor(t, dtype=like.dtype, device=like.device).reshape(-1).expand(b)
+    t = t.reshape(b, 1, 1, 1)
+    s = t.clamp(1e-3, 1 - 1e-3)
+    return s, torch.where(t > 1, t, s)
 
 
-class Refiner(nn.Module):
+class Refiner(FlatUNet):
     def __init__(self, config: RefinerConfig | None = None):
-        super().__init__()
-        cfg = self.config = config if config is not None else RefinerConfig()
-        ch = cfg.channels
-        self.enc = nn.ModuleList([nn.Sequential(conv(cfg.in_channels, ch[0]), conv(ch[0], ch[0]))])
-        for i in range(1, len(ch)):
-            self.enc.append(nn.Sequential(conv(ch[i - 1], ch[i], 2), conv(ch[i], ch[i])))
-        self.proj = nn.ModuleList(nn.Conv2d(ch[i + 1], ch[i], 1) for i in range(len(ch) - 1))
-        self.dec = nn.ModuleList(conv(ch[i], ch[i]) for i in range(len(ch) - 1))
-        self.head = nn.Conv2d(ch[0], cfg.out_channels, 3, 1, 1)
-        nn.init.zeros_(self.head.weight)  # untrained refiner = the motion estimate, exactly
-        nn.init.zeros_(self.head.bias)
+        cfg = config if config is not None else RefinerConfig()
+        super().__init__(cfg.in_channels, cfg.channels, cfg.out_channels)
+        self.config = cfg
+        self.coarse = (CoarseFlow(cfg.coarse, cfg.coarse_channels, cfg.coarse_correction,
+                                  cfg.flow_scale) if cfg.coarse else None)
 
     def forward(
         self, frame0: Tensor, frame1: Tensor, flow_t0: Tensor, flow_t1: Tensor, t: Tensor | float,
@@ -221,18 +233,29 @@ class Refiner(nn.Module):
         refiner is given, for a crop whose whole frame is known; unused without ``summary``.
         """
         vis = self.visibility_at_t(flows, flow_t0, flow_t1)
+        delta = self.coarse_correction(frame0, frame1, flow_t0, flow_t1, t)
         if plan is not None and not plan.single:
             if self.config.summary and summary is None:  # of the whole frame, before the tiles
-                summary = encode_stats(warped_stats(frame0, frame1, flow_t0, flow_t1,
-                                                    self.config.warp))
+                ft0, ft1 = ((flow_t0, flow_t1) if delta is None
+                            else (flow_t0 + delta[:, :2], flow_t1 + delta[:, 2:]))
+                summary = encode_stats(warped_stats(frame0, frame1, ft0, ft1, self.config.warp))
 
-            def refine_tile(tile, ft0, ft1, *v):
-                return self._refine(frame0, frame1, ft0, ft1, t, v[0] if v else None, tile,
-                                    summary)["frame"]
+            def refine_tile(tile, ft0, ft1, *rest):
+                v = rest[0] if vis is not None else None
+                d = rest[-1] if delta is not None else None
+                return self._refine(frame0, frame1, ft0, ft1, t, v, tile, summary, d)["frame"]
 
-            inputs = [flow_t0, flow_t1] + ([vis] if vis is not None else [])
+            inputs = [flow_t0, flow_t1] + [x for x in (vis, delta) if x is not None]
             return {"frame": run_tiled(refine_tile, inputs, plan)}
-        return self._refine(frame0, frame1, flow_t0, flow_t1, t, vis, summary=summary)
+        return self._refine(frame0, frame1, flow_t0, flow_t1, t, vis, summary=summary, delta=delta)
+
+    def coarse_correction(self, frame0: Tensor, frame1: Tensor, flow_t0: Tensor, flow_t1: Tensor,
+                          t: Tensor | float) -> Tensor | None:
+        """``b 4 h w``: the coarse pass's correction of the flows to t (whole frame); ``None``
+        without ``coarse``."""
+        if self.coarse is None:
+            return None
+        return self.coarse(frame0, frame1, flow_t0, flow_t1, seen_time(t, flow_t0)[1])
 
     def visibility_at_t(self, flows: Tensor | None, flow_t0: Tensor, flow_t1: Tensor) -> Tensor | None:
         """``b 2 h w``: the visibility of frame0's and frame1's pixels in the other frame, seen
@@ -248,20 +271,25 @@ class Refiner(nn.Module):
         return torch.cat([backward_warp(vis0, flow_t0), backward_warp(vis1, flow_t1)], dim=1)
 
     def _refine(self, frame0, frame1, flow_t0, flow_t1, t, vis=None, tile=None,
-                summary=None) -> dict[str, Tensor]:
+                summary=None, delta=None) -> dict[str, Tensor]:
         """:meth:`forward` for the window ``tile`` (``None``: the whole frame) of the flows and
         outputs; the frames are whole. ``summary`` (``b 3``, :func:`frame_summary` of the whole
-        frame) is made here from the whole frame when ``tile`` is ``None``."""
+        frame) is made here from the whole frame when ``tile`` is ``None``. ``delta`` (``b 4 h
+        w``, the window's part of :meth:`coarse_correction`) is added to the flows first; ``mu``
+        stays the estimate of the flows as given."""
         cfg = self.config
         b, _, h, w = flow_t0.shape
         at = (tile.x, tile.y) if tile is not None else (0, 0)
-        t = torch.as_tensor(t, dtype=frame0.dtype, device=frame0.device).reshape(-1).expand(b)
-        s = t.clamp(1e-3, 1 - 1e-3).view(b, 1, 1, 1)
-        # the time the network sees: s inside (0, 1); past frame1 (a predictor) t itself
-        seen = torch.where(t.view(b, 1, 1, 1) > 1, t.view(b, 1, 1, 1), s)
+        s, seen = seen_time(t, flow_t0)
+        if delta is not None:
+            if tile is None:  # what the gains are measured against: the flows before the pass
+                mu = torch.lerp(backward_warp(frame0, flow_t0, at, cfg.warp),
+                                backward_warp(frame1, flow_t1, at, cfg.warp), s)
+            flow_t0, flow_t1 = flow_t0 + delta[:, :2], flow_t1 + delta[:, 2:]
         warp0 = backward_warp(frame0, flow_t0, at, cfg.warp)
         warp1 = backward_warp(frame1, flow_t1, at, cfg.warp)
-        mu = torch.lerp(warp0, warp1, s)
+        if delta is None or tile is not None:
+            mu = torch.lerp(warp0, warp1, s)
         crop0, crop1 = (tile.crop(f) if tile is not None else f for f in (frame0, frame1))
         extra = [vis] if vis is not None else []
         if cfg.summary:
@@ -289,6 +317,8 @@ class Refiner(nn.Module):
         frame = warp1 + weight0 * (warp0 - warp1) + residual
         res = {"mu": mu, "flow_t0": flow_t0, "flow_t1": flow_t1, "weight0": weight0,
                "residual": residual}
+        if delta is not None:
+            res["coarse"] = delta
         if cfg.fallback:
             at_gain = OUT_CHANNELS + (2 if cfg.flow_gain else 0)
             logit = out[:, at_gain:at_gain + 1]
@@ -299,19 +329,3 @@ class Refiner(nn.Module):
             frame = frame + share * (blend - frame)
         res["frame"] = frame
         return res
-
-    def _net(self, x: Tensor) -> Tensor:
-        h, w = x.shape[-2:]
-        m = self.config.factor
-        ph, pw = -h % m, -w % m
-        if ph or pw:
-            x = F.pad(x, (0, pw, 0, ph), mode="replicate")
-        skips = []
-        for i, enc in enumerate(self.enc):
-            x = enc(x)
-            if i < len(self.enc) - 1:
-                skips.append(x)
-        for i in reversed(range(len(self.dec))):
-            up = F.interpolate(self.proj[i](x), scale_factor=2.0, mode=UPSAMPLE)
-            x = self.dec[i](up + skips[i])
-        return self.head(x)[..., :h, :w]

@@ -334,12 +334,19 @@ def start_from(model: Refiner, source: Refiner) -> None:
     as in Net2Net). A new level's way back up starts silent: its projection is zero and the
     decoder convolution it feeds (at the source's coarsest level, which had none) starts as the
     identity (a Dirac kernel, PReLU slope 1), so the source's coarsest features pass unchanged
-    until the projection learns to add what the coarser level sees."""
+    until the projection learns to add what the coarser level sees. A coarse flow pass
+    (``RefinerConfig.coarse``) that ``source`` lacks starts as built: its zero head adds nothing.
+    """
     own, theirs = model.state_dict(), source.state_dict()
     levels, old_levels = len(model.config.channels), len(source.config.channels)
     new_levels = range(old_levels - 1, levels - 1)  # proj/dec indices that source lacks
     grown = {f"enc.{i + 1}." for i in new_levels} | {f"proj.{i}." for i in new_levels} | {
         f"dec.{i}." for i in new_levels}
+    if source.config.coarse and source.config.coarse != model.config.coarse:
+        raise OptionError(f"--init-weights: the network's coarse pass (1/{source.config.coarse}) "
+                          f"differs from this config's ({model.config.coarse or 'none'})")
+    if model.config.coarse and not source.config.coarse:
+        grown.add("coarse.")  # a new coarse pass keeps its own start: its head is zero
     groups, old_groups = model.config.input_groups, source.config.input_groups
     if groups[: len(old_groups)] != old_groups:
         raise OptionError(f"--init-weights: the network's optional inputs {list(old_groups)} "
