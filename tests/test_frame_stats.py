@@ -8,7 +8,8 @@ from test_tiling import perturbed_refiner, smooth_pair
 
 from vidiff.model import Refiner, RefinerConfig
 from vidiff.model.refiner import encode_stats, frame_summary, warped_stats
-from vidiff.train.refine_loop import Sampler, batch_summary, refine_batch
+from vidiff.train.refine_loop import batch_summary, refine_batch
+from vidiff.train.refine_sampler import Sampler
 from vidiff.train.triplets import TripletWriter, read_triplets, to_tensors
 
 SUM = RefinerConfig(channels=(4, 8, 8), fallback=True, summary=True)

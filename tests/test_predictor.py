@@ -176,7 +176,8 @@ def test_log_mse_is_minus_the_mean_per_sample_psnr():
 
 def test_training_evaluation_reports_the_gain_over_repeating_the_last_frame(tmp_path):
     from vidiff.train.predict_pack import make_prediction_pack
-    from vidiff.train.refine_loop import Sampler, evaluate_packs
+    from vidiff.train.refine_loop import evaluate_packs
+    from vidiff.train.refine_sampler import Sampler
     from vidiff.train.triplets import read_triplets
 
     src = numbered_frames(tmp_path / "clip", 30)
@@ -192,7 +193,7 @@ def test_training_evaluation_reports_the_gain_over_repeating_the_last_frame(tmp_
 
 
 def test_a_flow_gain_head_starts_as_the_network_it_grew_from():
-    from vidiff.train.refine_loop import start_from
+    from vidiff.train.grow import start_from
 
     plain = Refiner(RefinerConfig.tiny())
     torch.nn.init.normal_(plain.head.weight, std=0.1)

@@ -139,7 +139,8 @@ def shifted_sample(rng, size=32, d=(3.0, -2.0), t=0.5):
 
 
 def test_augmentations_keep_samples_valid():
-    from vidiff.train.refine_loop import augment, to_tensors
+    from vidiff.train.augment import augment
+    from vidiff.train.triplets import to_tensors
 
     rng = np.random.default_rng(0)
     frames, flows = shifted_sample(rng, t=0.3)
@@ -233,7 +234,7 @@ def test_synthetic_scenes_are_exact_and_varied(tmp_path):
 
 def test_degradations_damage_without_moving():
     """Video-like damage keeps shape, dtype and geometry (so the stored flows stay valid)."""
-    from vidiff.train.refine_loop import degrade
+    from vidiff.train.augment import degrade
 
     rng = np.random.default_rng(3)
     frames, _ = shifted_sample(rng, size=48)
@@ -314,7 +315,7 @@ def test_refiner_lr_decays_by_cosine_after_warm_up_and_bad_schedules_are_named(t
 
 def test_a_wider_refiner_starts_as_the_network_it_grew_from():
     from vidiff.errors import OptionError
-    from vidiff.train.refine_loop import start_from
+    from vidiff.train.grow import start_from
 
     torch.manual_seed(0)
     narrow = Refiner(RefinerConfig(channels=(4, 8, 8)))
@@ -335,7 +336,7 @@ def test_a_wider_refiner_starts_as_the_network_it_grew_from():
 
 def test_a_deeper_refiner_starts_as_the_network_it_grew_from():
     from vidiff.errors import OptionError
-    from vidiff.train.refine_loop import start_from
+    from vidiff.train.grow import start_from
 
     torch.manual_seed(0)
     shallow = Refiner(RefinerConfig(channels=(4, 8, 8)))
@@ -400,7 +401,7 @@ def test_mse_loss_is_what_psnr_measures():
 
 def test_partly_still_scenes_move_an_object_over_the_still_background():
     from vidiff.train.augment import still_scene
-    from vidiff.train.refine_loop import Sampler
+    from vidiff.train.refine_sampler import Sampler
 
     rng = np.random.default_rng(1)
     frame = np.full((64, 64, 3), 40, np.uint8)  # dark background
@@ -436,7 +437,7 @@ def test_partly_still_scenes_move_an_object_over_the_still_background():
 def test_still_scenes_are_noisy_copies_with_the_flows_the_motion_step_finds():
     from vidiff.metrics import psnr
     from vidiff.train.augment import still_scene
-    from vidiff.train.refine_loop import Sampler
+    from vidiff.train.refine_sampler import Sampler
     from vidiff.train.triplets import estimate_from_flows
 
     rng = np.random.default_rng(0)
@@ -465,7 +466,7 @@ def test_still_scenes_are_noisy_copies_with_the_flows_the_motion_step_finds():
 
 def test_a_fallback_head_starts_as_before_and_can_give_the_plain_blend():
     from vidiff.model.refiner import fallback_share
-    from vidiff.train.refine_loop import start_from
+    from vidiff.train.grow import start_from
 
     assert float(fallback_share(torch.zeros(1))) == 0.0
     assert float(fallback_share(torch.full((1,), 40.0))) == pytest.approx(1.0)

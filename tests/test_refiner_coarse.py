@@ -9,7 +9,7 @@ from vidiff.model import Refiner, RefinerConfig
 from vidiff.model.tiling import plan_tiles
 from vidiff.motion import flows_to_time
 from vidiff.motion.warp import backward_warp
-from vidiff.train.refine_loop import start_from
+from vidiff.train.grow import start_from
 
 BASE = RefinerConfig(channels=(4, 8, 8), fallback=True, summary=True)
 COARSE = RefinerConfig(channels=(4, 8, 8), fallback=True, summary=True, coarse=4,

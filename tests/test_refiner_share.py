@@ -83,7 +83,7 @@ def blend_pack(tmp_path, n=12):
 
 
 def test_blend_wins_are_the_samples_whose_plain_blend_beats_mu_and_the_sampler_draws_them(tmp_path):
-    from vidiff.train.refine_loop import Sampler
+    from vidiff.train.refine_sampler import Sampler
     from vidiff.train.share import blend_wins
     from vidiff.train.triplets import read_triplets
 

@@ -8,7 +8,7 @@ from vidiff.model.refiner import frame_summary
 from vidiff.model.tiling import plan_tiles
 from vidiff.motion import flows_to_time
 from vidiff.motion.warp import backward_warp
-from vidiff.train.refine_loop import start_from
+from vidiff.train.grow import start_from
 
 SUM = RefinerConfig(channels=(4, 8, 8), fallback=True, summary=True)
 

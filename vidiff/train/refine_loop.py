@@ -1,14 +1,12 @@
 """Training the refiner (the learned mean) on triplet packs: AdamW, EMA, exact resume, honest eval.
 
-Each step draws ``batch_size`` samples from the packs (mixed by ``mix`` weights), augments them
-(horizontal/vertical flips, transposition, time reversal: each maps a valid sample to a valid
-sample, flows included; a ``degrade`` share also gets video-like damage, :func:`degrade`; a
-``still`` share is replaced by a scene in which nothing moves, :func:`still_scene`; a
-``blend_wins`` share of the others is drawn from the samples in which the plain blend beats mu,
-:func:`vidiff.train.share.blend_wins`), and minimises the Charbonnier (smooth L1) or squared
+Each step draws a batch from :class:`.refine_sampler.Sampler` (packs mixed, augmented, some
+damaged, some still scenes) and minimises the Charbonnier (smooth L1), squared or log squared
 distance between the refined frame and the true one (plus, with ``no_harm``, a cost on pixels
 made worse than mu, and with ``share_loss``, :func:`vidiff.train.share.share_loss` on the
-fallback share).
+fallback share). ``--init-weights`` starts from another refiner, grown as
+:func:`.grow.start_from` says.
+
 The evaluation uses each pack's held-out samples as stored (no
 augmentation; every sample has motion by construction) and reports, per pack, the mean over
 samples of the per-sample PSNR gain of the EMA refiner over the motion estimate it starts from,
@@ -39,9 +37,10 @@ from vidiff.errors import OptionError
 from vidiff.model.refiner import Refiner, RefinerConfig, encode_stats, warped_stats
 
 from . import share
-from .augment import augment, degrade, still_scene
+from .grow import start_from
+from .refine_sampler import Sampler
 from .schedules import ema_decay_at, lr_at, schedule_problem
-from .triplets import Triplets, read_triplets, to_tensors
+from .triplets import read_triplets
 
 
 @dataclass(frozen=True)
@@ -112,107 +111,6 @@ def load_refiner_config(path) -> RefinerRun:
     if train.share_loss and not model.fallback:
         raise OptionError(f"--config {path}: share_loss needs a refiner with fallback = true")
     return RefinerRun(model, train)
-
-
-# -- batches --------------------------------------------------------------------------------
-
-UNKNOWN = np.full(3, np.nan, np.float32)  # frame_stats of a sample whose whole frame is unknown
-
-
-class Sampler:
-    def __init__(self, packs: list[Triplets], mix: tuple[float, ...], crop: int,
-                 degrade: float = 0.0, still: float = 0.0, still_layer: float = 0.0,
-                 blend_wins: float = 0.0, warp: str = "bicubic"):
-        from vidiff.motion import FlowMotion
-
-        self.packs = packs
-        self.crop = crop
-        self.degrade = degrade
-        self.still = still
-        self.still_layer = still_layer
-        self.motion = FlowMotion() if still else None
-        weights = np.array(mix if mix else [1.0] * len(packs), dtype=np.float64)
-        if len(weights) != len(packs) or (weights < 0).any() or weights.sum() <= 0:
-            raise OptionError(f"mix {mix} needs one non-negative weight per pack ({len(packs)})")
-        self.weights = weights / weights.sum()
-        self.train_idx = [np.flatnonzero(~np.asarray(p.holdout)) for p in packs]
-        self.eval_idx = [np.flatnonzero(np.asarray(p.holdout)) for p in packs]
-        for p, idx in zip(packs, self.train_idx):
-            if len(idx) == 0:
-                raise OptionError("a training pack has no training samples")
-            if p.frames.shape[2] < crop:
-                raise OptionError(f"crop {crop} is larger than a pack's samples")
-        self.blend_wins = blend_wins
-        self.wins_idx = [share.blend_wins(p, idx, warp) if blend_wins else idx
-                         for p, idx in zip(packs, self.train_idx)]
-
-    def batch(self, rng: np.random.Generator, size: int) -> dict:
-        """``size`` augmented samples (:func:`to_tensors`' keys); when a pack knows its crops'
-        whole frames, also ``frame_stats`` (``b 3``, NaN where unknown: a still scene, a pack
-        without them) and ``clean0`` / ``clean1``, the inputs before any damage
-        (:func:`batch_summary`)."""
-        frames, flows, times, stats, clean = [], [], [], [], []
-        for k in rng.choice(len(self.packs), size=size, p=self.weights):
-            pack, i, crop = self._random_crop(rng, int(k))
-            fr, fl = pack.frames[i, :, *crop], pack.flows[i, :, *crop]
-            if self.still and rng.random() < self.still:
-                t = float(pack.times[i])  # a prediction pack's still scenes stay predictions
-                source = self._layer_source(rng) if rng.random() < self.still_layer else None
-                fr, fl, t = still_scene(fr[rng.integers(3)], rng, self.motion, t if t > 1 else None,
-                                        source)
-                stats.append(UNKNOWN)  # a new scene: the crop is all of it
-            else:
-                if self.blend_wins and rng.random() < self.blend_wins:
-                    pack, i, crop = self._random_crop(rng, int(k), self.wins_idx[k])
-                    fr, fl = pack.frames[i, :, *crop], pack.flows[i, :, *crop]
-                fr, fl, t = augment(fr, fl, float(pack.times[i]), rng)
-                known = getattr(pack, "frame_stats", None)  # a Triplets' (or None), or absent
-                stats.append(known[i] if known is not None else UNKNOWN)
-                if self.degrade and rng.random() < self.degrade:
-                    clean.append(fr[[0, 2]])
-                    fr = degrade(fr, rng)
-            if len(clean) < len(stats):
-                clean.append(fr[[0, 2]])
-            frames.append(fr), flows.append(fl), times.append(t)
-        out = to_tensors(np.stack(frames), np.stack(flows), np.array(times))
-        if any(getattr(p, "frame_stats", None) is not None for p in self.packs):
-            out.update(_stats_tensors(np.stack(stats), np.stack(clean)))
-        return out
-
-    def _random_crop(self, rng: np.random.Generator, k: int, pool: np.ndarray | None = None):
-        """A random training sample of pack ``k`` (of ``pool``, default all its training
-        samples; an empty pool falls back to all) and a random ``crop`` px window of it:
-        ``(pack, sample index, (row slice, column slice))``."""
-        pack = self.packs[k]
-        pool = pool if pool is not None and len(pool) else self.train_idx[k]
-        i = int(pool[rng.integers(len(pool))])
-        h, w = pack.frames.shape[2:4]
-        y, x = rng.integers(0, h - self.crop + 1), rng.integers(0, w - self.crop + 1)
-        return pack, i, (slice(y, y + self.crop), slice(x, x + self.crop))
-
-    def _layer_source(self, rng: np.random.Generator) -> np.ndarray:
-        """A crop of a random training frame, to cut a moving object from."""
-        pack, i, crop = self._random_crop(rng, int(rng.choice(len(self.packs), p=self.weights)))
-        return np.asarray(pack.frames[i, rng.integers(3), *crop])
-
-    def eval_batches(self, k: int, limit: int, size: int = 32):
-        pack, idx = self.packs[k], self.eval_idx[k][:limit]
-        for a in range(0, len(idx), size):
-            sel = np.sort(idx[a : a + size])
-            out = to_tensors(np.asarray(pack.frames[sel]),
-                             np.asarray(pack.flows[sel], np.float32), np.asarray(pack.times[sel]))
-            if pack.frame_stats is not None:
-                frames = np.asarray(pack.frames[sel])
-                out.update(_stats_tensors(np.asarray(pack.frame_stats[sel]), frames[:, [0, 2]]))
-            yield out
-
-
-def _stats_tensors(stats: np.ndarray, clean: np.ndarray) -> dict:
-    """``frame_stats`` (``b 3``) and the undamaged inputs ``clean0`` / ``clean1`` (from uint8
-    ``b 2 h w 3``) as a batch carries them."""
-    img = torch.from_numpy(np.ascontiguousarray(clean)).permute(1, 0, 4, 2, 3).float() / 255.0
-    return {"frame_stats": torch.from_numpy(stats.astype(np.float32)), "clean0": img[0],
-            "clean1": img[1]}
 
 
 # -- loss and evaluation ----------------------------------------------------------------------
@@ -319,56 +217,6 @@ def evaluate_packs(model: Refiner, sampler: Sampler, limit: int) -> dict:
 
 
 # -- the loop ---------------------------------------------------------------------------------
-
-
-def start_from(model: Refiner, source: Refiner) -> None:
-    """Copy ``source``'s weights into ``model``, which may be wider (more channels per level),
-    deeper (more levels below the source's coarsest) or have more outputs (a ``flow_gain`` head
-    has two more), never smaller.
-
-    Every tensor of ``source`` goes into the leading corner of ``model``'s; the rest keeps
-    ``model``'s own start, except that a convolution's weights from new input channels into old
-    output channels are zeroed. So the old channels never see the new ones, the zero-started head
-    keeps its new outputs at zero, and the copy computes exactly what ``source`` did; the new
-    channels join in as training moves those zeroed weights (a function-preserving widening,
-    as in Net2Net). A new level's way back up starts silent: its projection is zero and the
-    decoder convolution it feeds (at the source's coarsest level, which had none) starts as the
-    identity (a Dirac kernel, PReLU slope 1), so the source's coarsest features pass unchanged
-    until the projection learns to add what the coarser level sees. A coarse flow pass
-    (``RefinerConfig.coarse``) that ``source`` lacks starts as built: its zero head adds nothing.
-    """
-    own, theirs = model.state_dict(), source.state_dict()
-    levels, old_levels = len(model.config.channels), len(source.config.channels)
-    new_levels = range(old_levels - 1, levels - 1)  # proj/dec indices that source lacks
-    grown = {f"enc.{i + 1}." for i in new_levels} | {f"proj.{i}." for i in new_levels} | {
-        f"dec.{i}." for i in new_levels}
-    if source.config.coarse and source.config.coarse != model.config.coarse:
-        raise OptionError(f"--init-weights: the network's coarse pass (1/{source.config.coarse}) "
-                          f"differs from this config's ({model.config.coarse or 'none'})")
-    if model.config.coarse and not source.config.coarse:
-        grown.add("coarse.")  # a new coarse pass keeps its own start: its head is zero
-    groups, old_groups = model.config.input_groups, source.config.input_groups
-    if groups[: len(old_groups)] != old_groups:
-        raise OptionError(f"--init-weights: the network's optional inputs {list(old_groups)} "
-                          f"do not lead this config's {list(groups)}")
-    extra = set(own) - set(theirs)
-    if not set(theirs) <= set(own) or any(not k.startswith(tuple(grown)) for k in extra):
-        raise OptionError("--init-weights: the network's layers differ from this config's")
-    for k, v in theirs.items():
-        mine = own[k]
-        if v.ndim != mine.ndim or any(a > b for a, b in zip(v.shape, mine.shape)):
-            raise OptionError(f"--init-weights: {k} has shape {tuple(v.shape)}, this config's "
-                              f"{tuple(mine.shape)}")
-        if mine.ndim == 4:  # conv weight (out, in, kh, kw)
-            mine[: v.shape[0], v.shape[1]:] = 0
-        mine[tuple(slice(0, n) for n in v.shape)] = v
-    for i in new_levels:
-        own[f"proj.{i}.weight"].zero_()
-        own[f"proj.{i}.bias"].zero_()
-        torch.nn.init.dirac_(own[f"dec.{i}.0.weight"])
-        own[f"dec.{i}.0.bias"].zero_()
-        own[f"dec.{i}.1.weight"].fill_(1.0)
-    model.load_state_dict(own)
 
 
 def train_refiner(

@@ -1,0 +1,119 @@
+"""The refiner's training batches: samples drawn from triplet packs, augmented, damaged or stilled.
+
+:class:`Sampler` draws ``batch_size`` samples from the packs (mixed by ``mix`` weights) and
+augments them (horizontal/vertical flips, transposition, time reversal, :func:`.augment.augment`);
+a ``degrade`` share also gets video-like damage (:func:`.augment.degrade`); a ``still`` share is
+replaced by a scene in which nothing moves (:func:`.augment.still_scene`); a ``blend_wins`` share
+of the others is drawn from the samples in which the plain blend beats mu
+(:func:`vidiff.train.share.blend_wins`). Its evaluation batches are each pack's held-out samples
+as stored. Layouts as :func:`vidiff.train.triplets.to_tensors` gives them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from vidiff.errors import OptionError
+
+from . import share
+from .augment import augment, degrade, still_scene
+from .triplets import Triplets, to_tensors
+
+UNKNOWN = np.full(3, np.nan, np.float32)  # frame_stats of a sample whose whole frame is unknown
+
+
+class Sampler:
+    def __init__(self, packs: list[Triplets], mix: tuple[float, ...], crop: int,
+                 degrade: float = 0.0, still: float = 0.0, still_layer: float = 0.0,
+                 blend_wins: float = 0.0, warp: str = "bicubic"):
+        from vidiff.motion import FlowMotion
+
+        self.packs = packs
+        self.crop = crop
+        self.degrade = degrade
+        self.still = still
+        self.still_layer = still_layer
+        self.motion = FlowMotion() if still else None
+        weights = np.array(mix if mix else [1.0] * len(packs), dtype=np.float64)
+        if len(weights) != len(packs) or (weights < 0).any() or weights.sum() <= 0:
+            raise OptionError(f"mix {mix} needs one non-negative weight per pack ({len(packs)})")
+        self.weights = weights / weights.sum()
+        self.train_idx = [np.flatnonzero(~np.asarray(p.holdout)) for p in packs]
+        self.eval_idx = [np.flatnonzero(np.asarray(p.holdout)) for p in packs]
+        for p, idx in zip(packs, self.train_idx):
+            if len(idx) == 0:
+                raise OptionError("a training pack has no training samples")
+            if p.frames.shape[2] < crop:
+                raise OptionError(f"crop {crop} is larger than a pack's samples")
+        self.blend_wins = blend_wins
+        self.wins_idx = [share.blend_wins(p, idx, warp) if blend_wins else idx
+                         for p, idx in zip(packs, self.train_idx)]
+
+    def batch(self, rng: np.random.Generator, size: int) -> dict:
+        """``size`` augmented samples (:func:`to_tensors`' keys); when a pack knows its crops'
+        whole frames, also ``frame_stats`` (``b 3``, NaN where unknown: a still scene, a pack
+        without them) and ``clean0`` / ``clean1``, the inputs before any damage
+        (:func:`batch_summary`)."""
+        frames, flows, times, stats, clean = [], [], [], [], []
+        for k in rng.choice(len(self.packs), size=size, p=self.weights):
+            pack, i, crop = self._random_crop(rng, int(k))
+            fr, fl = pack.frames[i, :, *crop], pack.flows[i, :, *crop]
+            if self.still and rng.random() < self.still:
+                t = float(pack.times[i])  # a prediction pack's still scenes stay predictions
+                source = self._layer_source(rng) if rng.random() < self.still_layer else None
+                fr, fl, t = still_scene(fr[rng.integers(3)], rng, self.motion, t if t > 1 else None,
+                                        source)
+                stats.append(UNKNOWN)  # a new scene: the crop is all of it
+            else:
+                if self.blend_wins and rng.random() < self.blend_wins:
+                    pack, i, crop = self._random_crop(rng, int(k), self.wins_idx[k])
+                    fr, fl = pack.frames[i, :, *crop], pack.flows[i, :, *crop]
+                fr, fl, t = augment(fr, fl, float(pack.times[i]), rng)
+                known = getattr(pack, "frame_stats", None)  # a Triplets' (or None), or absent
+                stats.append(known[i] if known is not None else UNKNOWN)
+                if self.degrade and rng.random() < self.degrade:
+                    clean.append(fr[[0, 2]])
+                    fr = degrade(fr, rng)
+            if len(clean) < len(stats):
+                clean.append(fr[[0, 2]])
+            frames.append(fr), flows.append(fl), times.append(t)
+        out = to_tensors(np.stack(frames), np.stack(flows), np.array(times))
+        if any(getattr(p, "frame_stats", None) is not None for p in self.packs):
+            out.update(_stats_tensors(np.stack(stats), np.stack(clean)))
+        return out
+
+    def _random_crop(self, rng: np.random.Generator, k: int, pool: np.ndarray | None = None):
+        """A random training sample of pack ``k`` (of ``pool``, default all its training
+        samples; an empty pool falls back to all) and a random ``crop`` px window of it:
+        ``(pack, sample index, (row slice, column slice))``."""
+        pack = self.packs[k]
+        pool = pool if pool is not None and len(pool) else self.train_idx[k]
+        i = int(pool[rng.integers(len(pool))])
+        h, w = pack.frames.shape[2:4]
+        y, x = rng.integers(0, h - self.crop + 1), rng.integers(0, w - self.crop + 1)
+        return pack, i, (slice(y, y + self.crop), slice(x, x + self.crop))
+
+    def _layer_source(self, rng: np.random.Generator) -> np.ndarray:
+        """A crop of a random training frame, to cut a moving object from."""
+        pack, i, crop = self._random_crop(rng, int(rng.choice(len(self.packs), p=self.weights)))
+        return np.asarray(pack.frames[i, rng.integers(3), *crop])
+
+    def eval_batches(self, k: int, limit: int, size: int = 32):
+        pack, idx = self.packs[k], self.eval_idx[k][:limit]
+        for a in range(0, len(idx), size):
+            sel = np.sort(idx[a : a + size])
+            out = to_tensors(np.asarray(pack.frames[sel]),
+                             np.asarray(pack.flows[sel], np.float32), np.asarray(pack.times[sel]))
+            if pack.frame_stats is not None:
+                frames = np.asarray(pack.frames[sel])
+                out.update(_stats_tensors(np.asarray(pack.frame_stats[sel]), frames[:, [0, 2]]))
+            yield out
+
+
+def _stats_tensors(stats: np.ndarray, clean: np.ndarray) -> dict:
+    """``frame_stats`` (``b 3``) and the undamaged inputs ``clean0`` / ``clean1`` (from uint8
+    ``b 2 h w 3``) as a batch carries them."""
+    img = torch.from_numpy(np.ascontiguousarray(clean)).permute(1, 0, 4, 2, 3).float() / 255.0
+    return {"frame_stats": torch.from_numpy(stats.astype(np.float32)), "clean0": img[0],
+            "clean1": img[1]}
