@@ -90,7 +90,7 @@ class Models:
         self.compile_error = None
         if "compile" in tokens:
             try:
-                self.refiner._net = torch.compile(self.refiner._net)
+                self.refiner.unet = torch.compile(self.refiner.unet)
                 self.denoiser.net = torch.compile(self.denoiser.net)
             except Exception as exc:  # a lease must not die on it: record and go on
                 self.compile_error = repr(exc)

@@ -2,7 +2,7 @@
 """How far the motion estimate's flows are from the flows that would draw the true frame.
 
     python tools/probe_flow_oracle.py [--sets middlebury] [--radii 0,1,2,4,8,16] [--block 8]
-                                      [--limit N] [--threads 1]
+                                      [--limit N] [--threads 1] [--weights WEIGHTS]
 
 For each triplet of an evaluation set (Middlebury, UCF101: evaluation only, nothing here trains),
 the motion step's flows to the middle time (``FlowMotion().full_flows`` and
@@ -16,6 +16,10 @@ given size *could* remove (an upper bound that grows a little with the number of
 from, since a block may pick an offset that matches noise). Where the gain stops growing with R,
 larger corrections have nothing to give; where it keeps growing (a large motion DIS got wrong),
 a correction that sees further (``RefinerConfig.coarse``) has something to find.
+
+``--weights`` also reports, per triplet, how far that refiner moves the flows to t (the mean
+length of its total correction of frame0's flow, pixels) and, when it has one, of its coarse
+pass's: what a refiner found of what the oracle says is there.
 """
 
 from __future__ import annotations
@@ -23,19 +27,18 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from benchmark import DEFAULT_DATA, read_rgb, triplets  # tools/benchmark.py
+from eval_refiner import to_tensor  # tools/eval_refiner.py
 
 from vidiff.metrics import psnr
+from vidiff.model.weights import load_refiner
 from vidiff.motion import FlowMotion, flows_to_time
 from vidiff.motion.warp import backward_warp
-
-
-def to_tensor(image: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255.0
 
 
 def oracle_warps(frame: torch.Tensor, flow: torch.Tensor, truth: torch.Tensor,
@@ -72,15 +75,15 @@ def main() -> int:
     parser.add_argument("--block", type=int, default=8)
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--weights", help="also report how far this refiner moves the flows")
     args = parser.parse_args()
     radii = sorted({int(r) for r in args.radii.split(",")})
     if radii[0] < 0 or args.block < 1:
         print("error: --radii must be >= 0 and --block >= 1", file=sys.stderr)
         return 2
     torch.set_num_threads(args.threads)
-    from pathlib import Path
-
     motion = FlowMotion()
+    net = load_refiner(args.weights).float().eval() if args.weights else None
     print(f"# python {' '.join(sys.argv)}")
     for name in args.sets.split(","):
         found = triplets(Path(args.data), name)
@@ -91,7 +94,9 @@ def main() -> int:
             found = found[: args.limit]
         scores = {r: [] for r in radii}
         start = time.time()
-        print(f"{name}  triplet  " + "  ".join(f"R{r}" for r in radii))
+        print(f"{name}  triplet  " + "  ".join(f"R{r}" for r in radii)
+              + ("  refiner-px  coarse-px" if net is not None else ""))
+        moved = []
         for ident, p0, p1, pt in found:
             f0, f1, truth = (to_tensor(read_rgb(p)) for p in (p0, p1, pt))
             with torch.inference_mode():
@@ -99,14 +104,22 @@ def main() -> int:
                 ft0, ft1 = flows_to_time(flows[:, :2], flows[:, 2:], 0.5)
                 side0 = oracle_warps(f0, ft0, truth, radii, args.block)
                 side1 = oracle_warps(f1, ft1, truth, radii, args.block)
+                if net is not None:
+                    out = net(f0, f1, ft0, ft1, 0.5)
+                    coarse = out.get("coarse", torch.zeros_like(flows))[:, :2]
+                    moved.append((float((out["flow_t0"] - ft0).norm(dim=1).mean()),
+                                  float(coarse.norm(dim=1).mean())))
             for r in radii:
                 estimate = ((side0[r] + side1[r]) / 2).clamp(0, 1)
                 estimate = torch.round(estimate * 255) / 255
                 scores[r].append(float(psnr(estimate[0], truth[0])))
             if name == "middlebury":
-                print(f"  {ident}  " + "  ".join(f"{scores[r][-1]:.2f}" for r in radii),
+                extra = f"  {moved[-1][0]:.3f}  {moved[-1][1]:.3f}" if moved else ""
+                print(f"  {ident}  " + "  ".join(f"{scores[r][-1]:.2f}" for r in radii) + extra,
                       flush=True)
         means = "  ".join(f"R{r} {np.mean(scores[r]):.3f}" for r in radii)
+        if moved:
+            means += "  refiner moves {:.3f} px, coarse pass {:.3f} px".format(*np.mean(moved, 0))
         print(f"{name} mean over {len(found)}: {means}  ({time.time() - start:.0f} s)")
     return 0
 

@@ -52,5 +52,5 @@ class CoarseFlow(nn.Module):
         warp1 = backward_warp(f1, px[:, 2:], mode="bilinear")
         x = torch.cat([f0, f1, warp0, warp1, flows / self.flow_scale,
                        seen.expand(b, 1, *size)], dim=1)
-        out = self.net._net(x) * self.correction
+        out = self.net.unet(x) * self.correction
         return F.interpolate(out, size=(h, w), mode="bilinear", align_corners=False)

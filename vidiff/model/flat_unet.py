@@ -36,7 +36,8 @@ class FlatUNet(nn.Module):
         nn.init.zeros_(self.head.weight)  # untrained: outputs zero
         nn.init.zeros_(self.head.bias)
 
-    def _net(self, x: Tensor) -> Tensor:
+    def unet(self, x: Tensor) -> Tensor:
+        """The network itself: ``b in_channels h w`` -> ``b out_channels h w``."""
         h, w = x.shape[-2:]
         m = 2 ** (self.levels - 1)
         ph, pw = -h % m, -w % m

@@ -281,15 +281,13 @@ class Refiner(FlatUNet):
         b, _, h, w = flow_t0.shape
         at = (tile.x, tile.y) if tile is not None else (0, 0)
         s, seen = seen_time(t, flow_t0)
-        if delta is not None:
-            if tile is None:  # what the gains are measured against: the flows before the pass
-                mu = torch.lerp(backward_warp(frame0, flow_t0, at, cfg.warp),
-                                backward_warp(frame1, flow_t1, at, cfg.warp), s)
-            flow_t0, flow_t1 = flow_t0 + delta[:, :2], flow_t1 + delta[:, 2:]
         warp0 = backward_warp(frame0, flow_t0, at, cfg.warp)
         warp1 = backward_warp(frame1, flow_t1, at, cfg.warp)
-        if delta is None or tile is not None:
-            mu = torch.lerp(warp0, warp1, s)
+        mu = torch.lerp(warp0, warp1, s)  # what the gains are measured against
+        if delta is not None:  # the coarse pass's flows, which the network sees and corrects
+            flow_t0, flow_t1 = flow_t0 + delta[:, :2], flow_t1 + delta[:, 2:]
+            warp0 = backward_warp(frame0, flow_t0, at, cfg.warp)
+            warp1 = backward_warp(frame1, flow_t1, at, cfg.warp)
         crop0, crop1 = (tile.crop(f) if tile is not None else f for f in (frame0, frame1))
         extra = [vis] if vis is not None else []
         if cfg.summary:
@@ -303,7 +301,7 @@ class Refiner(FlatUNet):
              seen.expand(b, 1, h, w)] + extra,
             dim=1,
         )
-        out = self._net(x)
+        out = self.unet(x)
         d0 = out[:, 0:2] * cfg.flow_correction
         d1 = out[:, 2:4] * cfg.flow_correction
         if cfg.flow_gain:  # scale each flow first (1 at zero): damp motion it cannot trust
