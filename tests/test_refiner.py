@@ -408,7 +408,7 @@ def test_partly_still_scenes_move_an_object_over_the_still_background():
     source = np.full((64, 64, 3), 230, np.uint8)  # a bright object
     moved = sizable = 0
     for _ in range(12):
-        frames, flows, t = still_scene(frame, rng, layer_source=source)
+        frames, flows, t, truth = still_scene(frame, rng, layer_source=source)
         assert frames.shape == (3, 64, 64, 3) and flows.shape == (4, 64, 64)
         bright = frames[..., 0] > 135
         assert all(b.sum() > 0 for b in bright)  # the object is in every frame
@@ -444,7 +444,7 @@ def test_still_scenes_are_noisy_copies_with_the_flows_the_motion_step_finds():
     frame = pattern_frame(0, (64, 48), (1.0, 0.0))
     noisy = 0
     for _ in range(10):
-        frames, flows, t = still_scene(frame, rng)
+        frames, flows, t, truth = still_scene(frame, rng)
         assert frames.shape == (3, 48, 64, 3) and frames.dtype == np.uint8
         assert flows.shape == (4, 48, 64) and 0.1 <= t <= 0.9
         assert np.abs(flows).mean() < 0.5  # nothing moves (DIS still sees the noise)

@@ -14,17 +14,34 @@ import numpy as np
 
 def augment(frames: np.ndarray, flows: np.ndarray, t: float, rng: np.random.Generator):
     """Flips, transposition and time reversal of one sample (``3 h w 3``, ``4 h w``, t); a
-    prediction sample (``t > 1``) is not reversed, since a predictor only ever looks ahead."""
+    prediction sample (``t > 1``) is not reversed, since a predictor only ever looks ahead.
+
+    ``flows`` may hold more pairs of flows laid out alike (``4k h w``: the side of frame0, dx dy,
+    then the side of frame1), such as the true flows to ``t`` after the motion step's 0->1 and
+    1->0: each pair is transformed as the first (time reversal swaps its sides)."""
     flows = flows.astype(np.float32)
+    pairs = flows.shape[0] // 4
+    if flows.shape[0] != 4 * pairs or not pairs:
+        raise ValueError(f"augment: flows need 4k channels, got {flows.shape[0]}")
     if rng.random() < 0.5:  # horizontal flip: x -> -x
-        frames, flows = frames[:, :, ::-1], flows[:, :, ::-1] * np.array([-1, 1, -1, 1])[:, None, None]
+        frames, flows = frames[:, :, ::-1], flows[:, :, ::-1] * _signs(pairs, (-1, 1))
     if rng.random() < 0.5:  # vertical flip
-        frames, flows = frames[:, ::-1], flows[:, ::-1] * np.array([1, -1, 1, -1])[:, None, None]
+        frames, flows = frames[:, ::-1], flows[:, ::-1] * _signs(pairs, (1, -1))
     if rng.random() < 0.5:  # transpose: x <-> y
-        frames, flows = frames.transpose(0, 2, 1, 3), flows.transpose(0, 2, 1)[[1, 0, 3, 2]]
+        frames, flows = frames.transpose(0, 2, 1, 3), flows.transpose(0, 2, 1)[_per_pair((1, 0, 3, 2), pairs)]
     if t < 1.0 and rng.random() < 0.5:  # time reversal (not of a prediction: t > 1 stays ahead)
-        frames, flows, t = frames[::-1], flows[[2, 3, 0, 1]], 1.0 - t
+        frames, flows, t = frames[::-1], flows[_per_pair((2, 3, 0, 1), pairs)], 1.0 - t
     return np.ascontiguousarray(frames), np.ascontiguousarray(flows), t
+
+
+def _per_pair(order: tuple[int, ...], pairs: int) -> np.ndarray:
+    """The channel order that reorders each pair of flows by ``order``."""
+    return np.concatenate([np.array(order) + 4 * k for k in range(pairs)])
+
+
+def _signs(pairs: int, xy: tuple[int, int]) -> np.ndarray:
+    """``4 pairs 1 1``: ``xy``'s sign for each flow's dx and dy."""
+    return np.tile(np.array(xy * 2, np.float32), pairs)[:, None, None]
 
 
 def degrade(frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -55,7 +72,9 @@ def still_scene(frame: np.ndarray, rng: np.random.Generator, motion=None, t: flo
                 layer_source: np.ndarray | None = None):
     """A sample in which nothing moves: three copies of ``frame`` (``h w 3`` uint8), each with its
     own codec and sensor noise as a real video's frames have, the flows that the motion step
-    finds between the noisy inputs (small, nonzero), and ``t`` (default: a random time inside).
+    finds between the noisy inputs (small, nonzero), ``t`` (default: a random time inside) and
+    the true flows to ``t`` (``4 h w``: zero, or the object's motion where it is seen, NaN where
+    unknown, as :func:`vidiff.train.synthetic.true_flows` gives them).
 
     The triplet packs skip static crops (they hold no motion to learn), so without these a
     refiner never sees one and corrects still content too; there the motion estimate (the
@@ -68,25 +87,23 @@ def still_scene(frame: np.ndarray, rng: np.random.Generator, motion=None, t: flo
     the sample teaches both to leave still pixels alone and to correct the moving ones."""
     from vidiff.motion import FlowMotion
 
-    from .synthetic import draw_layer, random_layer
+    from .synthetic import draw_layer, random_layer, true_flows
     from .triplets import full_flows
 
     if t is None:
         t = float(rng.uniform(0.1, 0.9))
-    if layer_source is None:
-        frames = np.stack([frame] * 3)
-    else:
-        layer = random_layer(rng, layer_source, min(frame.shape[:2]))
-        still = frame.astype(np.float32)
-        frames = np.stack([np.clip(draw_layer(still, layer, tau) + 0.5, 0, 255).astype(np.uint8)
-                           for tau in (0.0, t, 1.0)])
+    layers = [] if layer_source is None else [random_layer(rng, layer_source, min(frame.shape[:2]))]
+    still = frame.astype(np.float32)
+    frames = np.stack([np.clip(draw_layer(still, layers[0], tau) + 0.5, 0, 255).astype(np.uint8)
+                       for tau in (0.0, t, 1.0)] if layers else [frame] * 3)
     if rng.random() < 0.8:  # one quality for the clip, noise of its own per frame
         quality = int(rng.integers(30, 91))
         frames = _jpeg(_noisy(frames, rng, float(rng.uniform(0.5, 2.0))), quality)
     elif rng.random() < 0.5:
         frames = _noisy(frames, rng, float(rng.uniform(0.3, 1.5)))
     flows = full_flows(motion if motion is not None else FlowMotion(), frames[0], frames[2])
-    return frames, flows.astype(np.float32), t
+    truth = true_flows(None, layers, t, frame.shape[:2])
+    return frames, flows.astype(np.float32), t, truth
 
 
 def _noisy(frames: np.ndarray, rng: np.random.Generator, sigma: float) -> np.ndarray:

@@ -4,13 +4,16 @@ Each step draws a batch from :class:`.refine_sampler.Sampler` (packs mixed, augm
 damaged, some still scenes) and minimises the Charbonnier (smooth L1), squared or log squared
 distance between the refined frame and the true one (plus, with ``no_harm``, a cost on pixels
 made worse than mu, and with ``share_loss``, :func:`vidiff.train.share.share_loss` on the
-fallback share). ``--init-weights`` starts from another refiner, grown as
-:func:`.grow.start_from` says.
+fallback share, and with ``flow_loss``, :func:`flow_error` of the refined flows where the
+batch knows the true ones: synthetic scenes and still scenes). ``--init-weights`` starts from
+another refiner, grown as :func:`.grow.start_from` says.
 
 The evaluation uses each pack's held-out samples as stored (no
 augmentation; every sample has motion by construction) and reports, per pack, the mean over
 samples of the per-sample PSNR gain of the EMA refiner over the motion estimate it starts from,
-the share of samples it improves and the PSNR of the mean squared error over all of them.
+the share of samples it improves and the PSNR of the mean squared error over all of them; for a
+pack that knows the true flows, also the mean end-point error of the flows to t before and after
+the refiner (``flow_epe_mu``, ``flow_epe``: pixels, over the points seen in each frame).
 
 Run folder: ``config.json``, ``metrics.jsonl`` (one JSON record per log/eval), ``checkpoint.pt``
 (weights, EMA, optimizer, step, elapsed time, RNG state; written atomically) and
@@ -65,6 +68,7 @@ class RefinerTrain:
     share_loss: float = 0.0  # weight of the loss on the fallback share (.share.share_loss)
     share_window: int = 8  # patch size (px) of that loss's best-share target
     share_per_sample: bool = False  # weigh that loss's samples by 1 / their error, as log_mse
+    flow_loss: float = 0.0  # weight of the refined flows' error where the truth is known (flow_error)
     log_interval: int = 50
     checkpoint_interval: int = 500
     eval_interval: int = 1000
@@ -101,8 +105,9 @@ def load_refiner_config(path) -> RefinerRun:
     problem = schedule_problem(train)
     if problem:
         raise OptionError(f"--config {path}: {problem}")
-    if not 0 <= train.blend_wins <= 1 or train.share_loss < 0:
-        raise OptionError(f"--config {path}: blend_wins must be in [0, 1] and share_loss >= 0")
+    if not 0 <= train.blend_wins <= 1 or train.share_loss < 0 or train.flow_loss < 0:
+        raise OptionError(f"--config {path}: blend_wins must be in [0, 1], share_loss and "
+                          "flow_loss >= 0")
     if not isinstance(train.share_window, int) or not 1 <= train.share_window <= train.crop:
         raise OptionError(f"--config {path}: share_window must be from 1 to crop ({train.crop})")
     if not isinstance(train.share_per_sample, bool):
@@ -156,6 +161,18 @@ def refiner_loss(res: dict, target: torch.Tensor, no_harm: float = 0.0,
     return loss
 
 
+def flow_error(res: dict, truth: torch.Tensor, eps: float = 0.1) -> torch.Tensor:
+    """The refined flows' mean end-point error (pixels, Charbonnier with ``eps``) to the true
+    flows to t (``b 4 h w``, frame0's side then frame1's, NaN where unknown), over the points
+    known on each side; 0 (still differentiable) when none is."""
+    pred = torch.cat([res["flow_t0"], res["flow_t1"]], 1)
+    known = torch.isfinite(truth)
+    known = torch.stack([known[:, 0] & known[:, 1], known[:, 2] & known[:, 3]], 1)
+    diff = (pred - truth.nan_to_num()).square()
+    epe = (diff[:, 0::2] + diff[:, 1::2] + eps * eps).sqrt()
+    return (epe * known).sum() / known.sum().clamp(min=1)
+
+
 def batch_summary(model: Refiner, batch: dict) -> torch.Tensor | None:
     """The frame summary each crop of ``batch`` is shown (``b 3``), or ``None`` for the crop's own
     (what the refiner makes when given none): where the pack knows the crop's whole frame, that
@@ -191,8 +208,15 @@ def evaluate_packs(model: Refiner, sampler: Sampler, limit: int) -> dict:
     out = {}
     for k in range(len(sampler.packs)):
         gains, holds, sse_mu, sse_model, n = [], [], 0.0, 0.0, 0
+        epe = {"flow_epe_mu": [0.0, 0], "flow_epe": [0.0, 0]}  # sum of errors, points known
         for batch in sampler.eval_batches(k, limit):
             res = refine_batch(model, batch)
+            truth = batch["true_flows"]
+            if torch.isfinite(truth).any():
+                points = int(torch.isfinite(truth[:, 0::2] + truth[:, 1::2]).sum())
+                for key, r in (("flow_epe_mu", batch), ("flow_epe", res)):
+                    epe[key][0] += float(flow_error(r, truth, eps=0.0)) * points
+                    epe[key][1] += points
             p_model, p_mu = _psnr(res["frame"], batch["target"]), _psnr(res["mu"], batch["target"])
             gains.append(p_model - p_mu)
             ahead = batch["t"] > 1
@@ -213,6 +237,9 @@ def evaluate_packs(model: Refiner, sampler: Sampler, limit: int) -> dict:
         }
         if holds:
             out[f"pack{k}"]["gain_over_repeat_db"] = round(float(torch.cat(holds).mean()), 4)
+        for key, (total, points) in epe.items():
+            if points:
+                out[f"pack{k}"][key] = round(total / points, 4)
     return out
 
 
@@ -290,8 +317,11 @@ def train_refiner(
         for g in opt.param_groups:
             g["lr"] = lr
         batch = sampler.batch(rng, tc.batch_size)
-        loss = refiner_loss(refine_batch(model, batch), batch["target"], tc.no_harm, tc.loss,
-                            tc.share_loss, tc.share_window, tc.share_per_sample)
+        res = refine_batch(model, batch)
+        loss = refiner_loss(res, batch["target"], tc.no_harm, tc.loss, tc.share_loss,
+                            tc.share_window, tc.share_per_sample)
+        if tc.flow_loss > 0:
+            loss = loss + tc.flow_loss * flow_error(res, batch["true_flows"])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)

@@ -6,7 +6,9 @@ a ``degrade`` share also gets video-like damage (:func:`.augment.degrade`); a ``
 replaced by a scene in which nothing moves (:func:`.augment.still_scene`); a ``blend_wins`` share
 of the others is drawn from the samples in which the plain blend beats mu
 (:func:`vidiff.train.share.blend_wins`). Its evaluation batches are each pack's held-out samples
-as stored. Layouts as :func:`vidiff.train.triplets.to_tensors` gives them.
+as stored. Layouts as :func:`vidiff.train.triplets.to_tensors` gives them, plus ``true_flows``
+(``b 4 h w``: the true flows to ``t``, frame0's side then frame1's, NaN where unknown: a pack
+without them, a hidden point), transformed with the sample.
 """
 
 from __future__ import annotations
@@ -55,21 +57,23 @@ class Sampler:
         whole frames, also ``frame_stats`` (``b 3``, NaN where unknown: a still scene, a pack
         without them) and ``clean0`` / ``clean1``, the inputs before any damage
         (:func:`batch_summary`)."""
-        frames, flows, times, stats, clean = [], [], [], [], []
+        frames, flows, times, stats, clean, truths = [], [], [], [], [], []
         for k in rng.choice(len(self.packs), size=size, p=self.weights):
             pack, i, crop = self._random_crop(rng, int(k))
             fr, fl = pack.frames[i, :, *crop], pack.flows[i, :, *crop]
             if self.still and rng.random() < self.still:
                 t = float(pack.times[i])  # a prediction pack's still scenes stay predictions
                 source = self._layer_source(rng) if rng.random() < self.still_layer else None
-                fr, fl, t = still_scene(fr[rng.integers(3)], rng, self.motion, t if t > 1 else None,
-                                        source)
+                fr, fl, t, truth = still_scene(fr[rng.integers(3)], rng, self.motion,
+                                               t if t > 1 else None, source)
                 stats.append(UNKNOWN)  # a new scene: the crop is all of it
             else:
                 if self.blend_wins and rng.random() < self.blend_wins:
                     pack, i, crop = self._random_crop(rng, int(k), self.wins_idx[k])
                     fr, fl = pack.frames[i, :, *crop], pack.flows[i, :, *crop]
-                fr, fl, t = augment(fr, fl, float(pack.times[i]), rng)
+                both = np.concatenate([fl, _true_flows(pack, i, crop)])
+                fr, both, t = augment(fr, both, float(pack.times[i]), rng)
+                fl, truth = both[:4], both[4:]
                 known = getattr(pack, "frame_stats", None)  # a Triplets' (or None), or absent
                 stats.append(known[i] if known is not None else UNKNOWN)
                 if self.degrade and rng.random() < self.degrade:
@@ -77,8 +81,9 @@ class Sampler:
                     fr = degrade(fr, rng)
             if len(clean) < len(stats):
                 clean.append(fr[[0, 2]])
-            frames.append(fr), flows.append(fl), times.append(t)
+            frames.append(fr), flows.append(fl), times.append(t), truths.append(truth)
         out = to_tensors(np.stack(frames), np.stack(flows), np.array(times))
+        out["true_flows"] = torch.from_numpy(np.stack(truths).astype(np.float32))
         if any(getattr(p, "frame_stats", None) is not None for p in self.packs):
             out.update(_stats_tensors(np.stack(stats), np.stack(clean)))
         return out
@@ -105,10 +110,22 @@ class Sampler:
             sel = np.sort(idx[a : a + size])
             out = to_tensors(np.asarray(pack.frames[sel]),
                              np.asarray(pack.flows[sel], np.float32), np.asarray(pack.times[sel]))
+            out["true_flows"] = torch.from_numpy(np.stack(
+                [_true_flows(pack, int(i), (slice(None), slice(None))) for i in sel]))
             if pack.frame_stats is not None:
                 frames = np.asarray(pack.frames[sel])
                 out.update(_stats_tensors(np.asarray(pack.frame_stats[sel]), frames[:, [0, 2]]))
             yield out
+
+
+def _true_flows(pack, i: int, crop: tuple[slice, slice]) -> np.ndarray:
+    """``4 h w`` float32: the true flows to t of sample ``i``'s window ``crop``, or all NaN for a
+    pack that does not know them."""
+    known = getattr(pack, "true_flows", None)  # a Triplets' (or None), or absent
+    if known is not None:
+        return np.asarray(known[i, :, *crop], np.float32)
+    h, w = (len(range(*c.indices(n))) for c, n in zip(crop, pack.frames.shape[2:4]))
+    return np.full((4, h, w), np.nan, np.float32)
 
 
 def _stats_tensors(stats: np.ndarray, clean: np.ndarray) -> dict:

@@ -103,9 +103,10 @@ def retime_triplets(source: Path, out: Path, log: Callable[[str], None] = print,
     tmp = out.with_name(out.name + ".vidiff-tmp")
     tmp.mkdir(parents=True, exist_ok=False)
     # frame_stats (if any) stays as made at the nominal time: the pack lacks the whole frames
-    # to remake it at the fitted one, and a shift of ~0.1 moves a frame's means little
+    # to remake it at the fitted one, and a shift of ~0.1 moves a frame's means little; true
+    # flows to t (a synthetic pack's) would be wrong at another t, and are left out
     for k in FILES + tuple(k for k in OPTIONAL if (source / f"{k}.npy").is_file()):
-        if k == "times":
+        if k in ("times", "true_flows"):
             continue
         try:
             os.link(source / f"{k}.npy", tmp / f"{k}.npy")

@@ -6,7 +6,9 @@ shapes) moving on their own and occluding what is behind them, as synthetic flow
 (FlyingChairs, FlyingThings) are made. Every parameter moves linearly in time, so the frame at any
 time ``t`` is rendered exactly, with no codec noise. The flows stored with it are *not* the true
 motion: they are what vidiff's motion step (DIS) estimates from the two rendered inputs, because
-the refiner learns to correct exactly that.
+the refiner learns to correct exactly that. The true motion is stored beside them
+(``true_flows.npy``: :meth:`Scene.flows_to`, the flows from time ``t`` to each input where the
+point is visible), so that the refiner's flow corrections can be taught directly.
 """
 
 from __future__ import annotations
@@ -149,8 +151,85 @@ def draw_layer(frame: np.ndarray, layer, tau: float) -> np.ndarray:
     return frame * (1 - alpha) + drawn * alpha
 
 
-def render_scene(photos: list, rng: np.random.Generator, size: int, t: float):
-    """Frames at times 0, t, 1 (uint8 ``3 size size 3``) of one random scene; its source names."""
+@dataclass
+class Scene:
+    """A background photograph seen through ``motion`` and ``layers`` (:func:`random_layer`)
+    drawn over it in order, the last on top; every frame is ``size`` px square."""
+
+    background: np.ndarray  # h w 3 uint8
+    motion: Motion
+    layers: list
+    size: int
+
+    def render(self, tau: float) -> np.ndarray:
+        """The frame at time ``tau`` (``size size 3`` uint8)."""
+        frame = _render(self.background, self.motion, tau, self.size).astype(np.float32)
+        for layer in self.layers:
+            frame = draw_layer(frame, layer, tau)
+        return np.clip(frame + 0.5, 0, 255).astype(np.uint8)
+
+    def flows_to(self, t: float, sure: float = 0.9) -> np.ndarray:
+        """``4 size size`` float32: the true flows from time ``t`` to frame 0 and to frame 1
+        (dx, dy in pixels, as :func:`vidiff.motion.flows_to_time` lays them out), NaN where the
+        point seen at ``t`` is hidden in that frame or outside it, or where no surface covers
+        at least ``sure`` of the pixel (the soft edges of the layers)."""
+        return true_flows(self.motion, self.layers, t, (self.size, self.size), sure)
+
+
+def _affine3(m: np.ndarray) -> np.ndarray:
+    return np.vstack([m, [0.0, 0.0, 1.0]])
+
+
+def _coverage(layers: list, tau: float, shape: tuple[int, int]) -> np.ndarray:
+    """``k h w`` float32: how much of each pixel each surface (the background, then each layer)
+    covers in the frame at ``tau``, as :func:`draw_layer` composites them."""
+    h, w = shape
+    cover = [np.ones((h, w), np.float32)]
+    for _tex, mask, m in layers:
+        alpha = cv2.warpAffine(mask, m.matrix(tau, min(h, w)), (w, h),
+                               flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                               borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        cover = [c * (1 - alpha) for c in cover] + [alpha]
+    return np.stack(cover)
+
+
+def true_flows(motion: Motion | None, layers: list, t: float, shape: tuple[int, int],
+               sure: float = 0.9) -> np.ndarray:
+    """``4 h w`` float32: :meth:`Scene.flows_to` of a background moving by ``motion`` (``None``:
+    still) under ``layers``, in frames of ``shape`` (``h, w``; the matrices of a square frame
+    of the short side, as :func:`draw_layer` makes them). A surface's point under pixel ``p``
+    at time ``t`` is at ``A(tau)^-1 A(t) p`` at time ``tau`` (``A``: its :meth:`Motion.matrix`);
+    it is known there when that surface covers at least ``sure`` of both pixels and the point
+    is inside the frame."""
+    h, w = shape
+    size = min(h, w)
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+    points = np.stack([xs, ys, np.ones_like(xs)]).reshape(3, -1)
+    at_t = _coverage(layers, t, shape)
+    owner, covered = at_t.argmax(0), at_t.max(0) >= sure
+    out = np.full((4, h, w), np.nan, np.float32)
+    for side, tau in enumerate((0.0, 1.0)):
+        cover = _coverage(layers, tau, shape)
+        for k, m in enumerate([motion] + [m for _, _, m in layers]):
+            here = covered & (owner == k)
+            if not here.any():
+                continue
+            if m is None:  # the still background
+                q = np.stack([xs, ys]).astype(np.float32)
+            else:
+                move = np.linalg.inv(_affine3(m.matrix(tau, size))) @ _affine3(m.matrix(t, size))
+                q = (move @ points)[:2].reshape(2, h, w).astype(np.float32)
+            seen = cv2.remap(cover[k], q[0], q[1], cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_CONSTANT, borderValue=0) >= sure
+            inside = (q[0] >= 0) & (q[0] <= w - 1) & (q[1] >= 0) & (q[1] <= h - 1)
+            keep = here & seen & inside
+            flow = q - np.stack([xs, ys]).astype(np.float32)
+            out[2 * side : 2 * side + 2][:, keep] = flow[:, keep]
+    return out
+
+
+def random_scene(photos: list, rng: np.random.Generator, size: int) -> tuple[Scene, list[str]]:
+    """One random scene of ``size`` px from ``photos`` and the names of the photographs used."""
     names = []
     i = int(rng.integers(len(photos)))
     name, bg = photos[i]
@@ -165,13 +244,13 @@ def render_scene(photos: list, rng: np.random.Generator, size: int, t: float):
         j = int(rng.integers(len(photos)))
         names.append(photos[j][0])
         layers.append(random_layer(rng, photos[j][1], size))
-    out = []
-    for tau in (0.0, t, 1.0):
-        frame = _render(bg, bg_motion, tau, size).astype(np.float32)
-        for layer in layers:
-            frame = draw_layer(frame, layer, tau)
-        out.append(np.clip(frame + 0.5, 0, 255).astype(np.uint8))
-    return np.stack(out), names
+    return Scene(bg, bg_motion, layers, size), names
+
+
+def render_scene(photos: list, rng: np.random.Generator, size: int, t: float):
+    """Frames at times 0, t, 1 (uint8 ``3 size size 3``) of one random scene; its source names."""
+    scene, names = random_scene(photos, rng, size)
+    return np.stack([scene.render(tau) for tau in (0.0, t, 1.0)]), names
 
 
 def make_photo_triplets(
@@ -190,16 +269,19 @@ def make_photo_triplets(
     made = 0
     while made < samples:
         t = 0.5 if rng.random() < 0.6 else float(rng.uniform(0.1, 0.9))
-        frames, names = render_scene(photos, rng, crop, t)
+        scene, names = random_scene(photos, rng, crop)
+        frames = np.stack([scene.render(tau) for tau in (0.0, t, 1.0)])
         diff = np.abs(frames[0].astype(np.int16) - frames[2].astype(np.int16)).mean()
         if diff < min_motion:
             continue
         flows = full_flows(motion, frames[0], frames[2])
-        writer.add(names[0], frames, flows, t, holdout_every > 0 and made % holdout_every == 0)
+        writer.add(names[0], frames, flows, t, holdout_every > 0 and made % holdout_every == 0,
+                   true_flows=scene.flows_to(t))
         made += 1
         if made % 1000 == 0:
             log(f"photos: {made} samples")
     return writer.close()
 
 
-__all__ = ["load_photos", "make_photo_triplets", "render_scene", "estimate_from_flows"]
+__all__ = ["Scene", "load_photos", "make_photo_triplets", "random_scene", "render_scene",
+           "true_flows", "estimate_from_flows"]

@@ -12,7 +12,10 @@ prediction pack, :mod:`.predict_pack`), ``holdout.npy`` bool ``n`` and
 ``index.json`` (format, version, sources, per-sample source ids in ``sources.npy``); optionally
 ``frame_stats.npy`` float32 ``n 3``: :func:`vidiff.model.refiner.frame_stats` of the *whole*
 frame each crop was cut from, at the sample's time (footage packs; a synthetic scene is its own
-crop), so that a refiner with a frame summary learns from what it will see at inference.
+crop), so that a refiner with a frame summary learns from what it will see at inference;
+optionally ``true_flows.npy`` float16 ``n 4 h w``: the true flows from the target's time to
+frame0 and to frame1 (dx dy, pixels, as the flows to ``t`` are laid out), NaN where unknown
+(hidden in that frame, outside it, or on a soft edge): synthetic packs, whose motion is exact.
 
 Crops are chosen where there is something to learn: each kept crop has motion between its inputs
 and a target that is not just one of them held, and of every pair of crops per triplet one is the candidate where the motion estimate is most wrong
@@ -36,7 +39,7 @@ from vidiff.motion.blend import flows_to_time
 FORMAT = "vidiff-triplets"
 VERSION = 1
 FILES = ("frames", "flows", "times", "holdout", "sources")
-OPTIONAL = ("frame_stats",)
+OPTIONAL = ("frame_stats", "true_flows")
 
 
 @dataclass
@@ -50,6 +53,7 @@ class Triplets:
     sources: np.ndarray  # int32 n
     names: list[str]
     frame_stats: np.ndarray | None = None  # float32 n 3, or None: the whole frame's (see above)
+    true_flows: np.ndarray | None = None  # float16 n 4 h w, or None: the true flows to t
 
     def __len__(self) -> int:
         return int(self.times.shape[0])
@@ -82,11 +86,16 @@ class TripletWriter:
         self.names: list[str] = []
 
     def add(self, source: str, frames: np.ndarray, flows: np.ndarray, t: float, holdout: bool,
-            frame_stats: np.ndarray | None = None):
-        if (frame_stats is None) != (not self.parts["frame_stats"]) and len(self):
-            raise ValueError("TripletWriter: frame_stats for every sample or for none")
+            frame_stats: np.ndarray | None = None, true_flows: np.ndarray | None = None):
+        for name, value in (("frame_stats", frame_stats), ("true_flows", true_flows)):
+            if (value is None) != (not self.parts[name]) and len(self):
+                raise ValueError(f"TripletWriter: {name} for every sample or for none")
         if frame_stats is not None:
             self.parts["frame_stats"].append(np.asarray(frame_stats, np.float32).reshape(3))
+        if true_flows is not None:
+            if true_flows.shape != flows.shape:
+                raise ValueError("TripletWriter: true_flows must be laid out as the flows")
+            self.parts["true_flows"].append(true_flows.astype(np.float16))
         if source not in self.names:
             self.names.append(source)
         self.parts["frames"].append(frames.astype(np.uint8))
@@ -285,6 +294,7 @@ def filter_triplets(source: Path, out: Path, keep: Callable[[np.ndarray], bool])
         if keep(frames):
             writer.add(pack.names[int(pack.sources[i])], frames, np.asarray(pack.flows[i]),
                        float(pack.times[i]), bool(pack.holdout[i]),
-                       None if pack.frame_stats is None else pack.frame_stats[i])
+                       None if pack.frame_stats is None else pack.frame_stats[i],
+                       None if pack.true_flows is None else np.asarray(pack.true_flows[i]))
     writer.close()
     return len(writer), len(pack)
