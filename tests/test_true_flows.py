@@ -178,3 +178,25 @@ def test_a_flow_loss_moves_the_refined_flows_towards_the_truth(photo_pack, tmp_p
 
     with pytest.raises(OptionError, match="flow_loss"):
         load_refiner_config(bad)
+
+
+def test_the_probe_reports_the_flow_errors_and_fits_a_correction(photo_pack, tmp_path):
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from vidiff.train.retime import retime_triplets
+
+    tool = Path(__file__).resolve().parents[1] / "tools" / "probe_true_flows.py"
+    run = subprocess.run([sys.executable, str(tool), str(photo_pack), "--fit", "3",
+                          "--cost-radius", "1"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    shares = [float(x) for x in re.findall(r"px: +(\d+\.\d)% of points", run.stdout)]
+    assert len(shares) == 5 and sum(shares) == pytest.approx(100, abs=0.3)
+    assert re.search(r"step 0: all (\d+\.\d+) \(DIS \1\)", run.stdout)  # starts as the flows
+    assert "step 3:" in run.stdout
+    retime_triplets(photo_pack, tmp_path / "plain", log=lambda _: None)  # no true flows
+    run = subprocess.run([sys.executable, str(tool), str(tmp_path / "plain")],
+                         capture_output=True, text=True)
+    assert run.returncode == 1 and "no true_flows.npy" in run.stderr and "Traceback" not in run.stderr

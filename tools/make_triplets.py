@@ -4,7 +4,8 @@
 footage: crops of real video (videos, frame folders), flows by vidiff's own motion step, and
          each crop's whole frame's numbers for the refiner's frame summary (frame_stats.npy).
 photos:  synthetic motion (moving, occluding layers) rendered from still photographs, exact
-         ground truth; see vidiff/train/synthetic.py.
+         ground truth, and the true flows to each target's time where they are known
+         (true_flows.npy, for the refiner's flow_loss); see vidiff/train/synthetic.py.
 predict: crops of real video for the predictor (vidiff generate): a pair of consecutive frames
          and a target 2-5 frames after the first (vidiff/train/predict_pack.py); the frames
          tools/bench_generate.py scores on are kept out unless --keep-bench-windows.
