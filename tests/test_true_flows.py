@@ -196,6 +196,9 @@ def test_the_probe_reports_the_flow_errors_and_fits_a_correction(photo_pack, tmp
     assert len(shares) == 5 and sum(shares) == pytest.approx(100, abs=0.3)
     assert re.search(r"step 0: all (\d+\.\d+) \(DIS \1\)", run.stdout)  # starts as the flows
     assert "step 3:" in run.stdout
+    run = subprocess.run([sys.executable, str(tool), str(photo_pack), "--fit", "2", "--scale", "2",
+                          "--cost-radius", "2", "--band", "16"], capture_output=True, text=True)
+    assert run.returncode == 0 and "step 2:" in run.stdout, run.stderr  # a coarse search
     retime_triplets(photo_pack, tmp_path / "plain", log=lambda _: None)  # no true flows
     run = subprocess.run([sys.executable, str(tool), str(tmp_path / "plain")],
                          capture_output=True, text=True)

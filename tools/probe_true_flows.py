@@ -11,10 +11,14 @@ a local cost volume of the two warps (mean absolute grey difference at each of t
 offsets, 3x3 box-filtered), and reports every 100 steps (and at the end) the error on a fixed batch of held-out
 samples, on all known points and on those DIS has within ``--band`` px: whether the corrections
 the refiner's flow head would need can be learned from what it sees, apart from everything else.
+With ``--scale S`` the network works at 1/S size (warps area-reduced, flows and corrections in
+reduced pixels, the correction upsampled bilinearly): a cost volume of radius R there searches
++-R*S full-size pixels, as a coarse pass would.
 
 examples:
   python tools/probe_true_flows.py packs/photos
   python tools/probe_true_flows.py packs/photos --fit 5000 --cost-radius 2 --band 4
+  python tools/probe_true_flows.py packs/photos --fit 5000 --cost-radius 4 --scale 4 --band 16
 """
 
 from __future__ import annotations
@@ -65,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fit", type=int, default=0, help="train a probe network this many steps")
     parser.add_argument("--cost-radius", type=int, default=0, help="cost volume radius (0: none)")
     parser.add_argument("--band", type=float, default=4.0, help="the learnable band, px (default 4)")
+    parser.add_argument("--scale", type=int, default=1, choices=[1, 2, 4],
+                        help="the network's size: 1/scale of the frame (default 1)")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
@@ -92,14 +98,22 @@ def main(argv: list[str] | None = None) -> int:
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     band = banded(fixed, args.band)
 
+    scale = args.scale
+
     def run(b: dict) -> dict:
         w0 = backward_warp(b["frame0"], b["flow_t0"])
         w1 = backward_warp(b["frame1"], b["flow_t1"])
+        ft0, ft1 = b["flow_t0"], b["flow_t1"]
+        if scale > 1:
+            w0, w1, ft0, ft1 = (F.avg_pool2d(x, scale) for x in (w0, w1, ft0 / scale, ft1 / scale))
         n, (h, w) = b["t"].shape[0], w0.shape[-2:]
-        x = [w0, w1, b["flow_t0"] / 20, b["flow_t1"] / 20, b["t"].view(n, 1, 1, 1).expand(n, 1, h, w)]
+        x = [w0, w1, ft0 / 20, ft1 / 20, b["t"].view(n, 1, 1, 1).expand(n, 1, h, w)]
         if radius:
             x.append(cost_volume(w0, w1, radius))
-        out = net.unet(torch.cat(x, 1)) * 4
+        out = net.unet(torch.cat(x, 1)) * 4 * scale
+        if scale > 1:
+            out = F.interpolate(out, size=b["flow_t0"].shape[-2:], mode="bilinear",
+                                align_corners=False)
         return {"flow_t0": b["flow_t0"] + out[:, :2], "flow_t1": b["flow_t1"] + out[:, 2:]}
 
     rng, start = np.random.default_rng(0), time.monotonic()
