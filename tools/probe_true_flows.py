@@ -31,11 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-
-def endpoint_errors(flows: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
-    """``b 2 h w``: each side's end-point error (NaN where the truth is unknown)."""
-    diff = (flows - truth).square()
-    return (diff[:, 0::2] + diff[:, 1::2]).sqrt()
+from vidiff.train.refine_loop import endpoint_errors, flow_error
 
 
 def banded(batch: dict, band: float) -> torch.Tensor:
@@ -58,7 +54,6 @@ def cost_volume(warp0: torch.Tensor, warp1: torch.Tensor, radius: int) -> torch.
 def main(argv: list[str] | None = None) -> int:
     from vidiff.model.flat_unet import FlatUNet
     from vidiff.motion.warp import backward_warp
-    from vidiff.train.refine_loop import flow_error
     from vidiff.train.refine_sampler import Sampler
     from vidiff.train.triplets import read_triplets
 

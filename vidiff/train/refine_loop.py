@@ -166,11 +166,22 @@ def flow_error(res: dict, truth: torch.Tensor, eps: float = 0.1) -> torch.Tensor
     flows to t (``b 4 h w``, frame0's side then frame1's, NaN where unknown), over the points
     known on each side; 0 (still differentiable) when none is."""
     pred = torch.cat([res["flow_t0"], res["flow_t1"]], 1)
-    known = torch.isfinite(truth)
-    known = torch.stack([known[:, 0] & known[:, 1], known[:, 2] & known[:, 3]], 1)
-    diff = (pred - truth.nan_to_num()).square()
-    epe = (diff[:, 0::2] + diff[:, 1::2] + eps * eps).sqrt()
+    known = known_points(truth)
+    epe = endpoint_errors(pred, truth.nan_to_num(), eps)
     return (epe * known).sum() / known.sum().clamp(min=1)
+
+
+def known_points(truth: torch.Tensor) -> torch.Tensor:
+    """``b 2 h w`` bool: where each side's true flow (``b 4 h w``) is known."""
+    finite = torch.isfinite(truth)
+    return finite[:, 0::2] & finite[:, 1::2]
+
+
+def endpoint_errors(flows: torch.Tensor, truth: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
+    """``b 2 h w``: each side's end-point error of flows to t (``b 4 h w``, frame0's side then
+    frame1's) against ``truth`` laid out alike, smoothed by ``eps`` (NaN where the truth is)."""
+    diff = (flows - truth).square()
+    return (diff[:, 0::2] + diff[:, 1::2] + eps * eps).sqrt()
 
 
 def batch_summary(model: Refiner, batch: dict) -> torch.Tensor | None:
@@ -213,7 +224,7 @@ def evaluate_packs(model: Refiner, sampler: Sampler, limit: int) -> dict:
             res = refine_batch(model, batch)
             truth = batch["true_flows"]
             if torch.isfinite(truth).any():
-                points = int(torch.isfinite(truth[:, 0::2] + truth[:, 1::2]).sum())
+                points = int(known_points(truth).sum())
                 for key, r in (("flow_epe_mu", batch), ("flow_epe", res)):
                     epe[key][0] += float(flow_error(r, truth, eps=0.0)) * points
                     epe[key][1] += points

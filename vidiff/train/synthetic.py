@@ -146,9 +146,18 @@ def draw_layer(frame: np.ndarray, layer, tau: float) -> np.ndarray:
     mat = m.matrix(tau, min(h, w))
     drawn = cv2.warpAffine(tex, mat, (w, h), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
                            borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
-    alpha = cv2.warpAffine(mask, mat, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)[..., None]
+    alpha = layer_alpha(layer, tau, (h, w))[..., None]
     return frame * (1 - alpha) + drawn * alpha
+
+
+def layer_alpha(layer, tau: float, shape: tuple[int, int]) -> np.ndarray:
+    """``h w`` float32: how much of each pixel a :func:`random_layer` object covers at ``tau`` in
+    a frame of ``shape``, as :func:`draw_layer` draws it."""
+    _tex, mask, m = layer
+    h, w = shape
+    return cv2.warpAffine(mask, m.matrix(tau, min(h, w)), (w, h),
+                          flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
 @dataclass
@@ -183,12 +192,9 @@ def _affine3(m: np.ndarray) -> np.ndarray:
 def _coverage(layers: list, tau: float, shape: tuple[int, int]) -> np.ndarray:
     """``k h w`` float32: how much of each pixel each surface (the background, then each layer)
     covers in the frame at ``tau``, as :func:`draw_layer` composites them."""
-    h, w = shape
-    cover = [np.ones((h, w), np.float32)]
-    for _tex, mask, m in layers:
-        alpha = cv2.warpAffine(mask, m.matrix(tau, min(h, w)), (w, h),
-                               flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                               borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    cover = [np.ones(shape, np.float32)]
+    for layer in layers:
+        alpha = layer_alpha(layer, tau, shape)
         cover = [c * (1 - alpha) for c in cover] + [alpha]
     return np.stack(cover)
 
