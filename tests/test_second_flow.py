@@ -105,3 +105,30 @@ def test_tiny_frames_get_both_flows():
 def test_bad_settings_are_refused(kwargs, match):
     with pytest.raises(OptionError, match=match):
         FlowMotionConfig(**kwargs)
+
+
+def test_probe_tool_scores_each_setting_and_refuses_bad_ones(tmp_path):
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import cv2
+
+    folder = tmp_path / "middlebury" / "Pan"
+    folder.mkdir(parents=True)
+    for name, t in (("frame10.png", 0), ("frame10i11.png", 0.5), ("frame11.png", 1)):
+        cv2.imwrite(str(folder / name), pattern_frame(t, SIZE, VELOCITY)[..., ::-1])
+    tool = Path(__file__).resolve().parents[1] / "tools" / "probe_second_flow.py"
+    run = subprocess.run([sys.executable, str(tool), "--data", str(tmp_path), "--windows", "9",
+                          "--margins", "0.5,0.7", "--threads", "1"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    scores = dict(re.findall(r"^  (.+?) +(\d+\.\d{3})  [+-]\d", run.stdout, re.M))
+    assert set(scores) == {"DIS alone", "Farneback alone", "choose w9 m0.5", "choose w9 m0.7",
+                           "better per block (oracle)"}
+    assert float(scores["DIS alone"]) > 30  # a translation: both flows find it
+    assert float(scores["better per block (oracle)"]) >= float(scores["DIS alone"])
+    assert "ucf101: not found" in run.stdout
+    run = subprocess.run([sys.executable, str(tool), "--data", str(tmp_path), "--windows", "8"],
+                         capture_output=True, text=True)
+    assert run.returncode == 2 and "select_window" in run.stderr and "Traceback" not in run.stderr

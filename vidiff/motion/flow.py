@@ -8,8 +8,9 @@ estimates ``b 3 n h w``; time in units of the input interval (frame0 at 0, frame
 The flow is OpenCV's DIS (Kroeger et al. 2016) on grayscale uint8 on the CPU, computed once per
 call in both directions (the two directions run in two threads; OpenCV releases the GIL). With
 ``second_flow`` (the default) Farneback's flow is computed too and taken per pixel where it warps
-the pair to the same midpoint clearly better than DIS (:mod:`vidiff.motion.second_flow`): DIS
-misses large motions of small things, which Farneback often finds. Frames
+the pair to the same midpoint clearly better than DIS (:mod:`vidiff.motion.second_flow`): where
+DIS locks onto a wrong match (large motions over repeated structure), Farneback's smoother flow
+often has the right one. Frames
 with more than ``max_flow_pixels`` pixels get their flow at a reduced size, then the flow is resized
 back and its vectors rescaled. Warping and blending run in torch on the frames' device; the warps
 sample bicubically (``warp``): bilinear sampling blurs every frame warped by a fraction of a pixel,
