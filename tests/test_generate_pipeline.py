@@ -160,3 +160,19 @@ def test_steps_without_weights_is_an_error(monkeypatch):
     monkeypatch.setattr("vidiff.pipelines.weights.default_weights_path", lambda: None)
     with pytest.raises(OptionError, match="needs a diffusion model"):
         generate_frames(seeds(), 2, steps=2, device="cpu")
+
+
+def test_prediction_uses_dis_alone_while_interpolation_also_tries_farneback():
+    from vidiff.model.refined_motion import RefinedMotion
+    from vidiff.motion import FlowMotion
+    from vidiff.pipelines.generate import make_generator
+    from vidiff.pipelines.interpolate import Interpolator
+
+    assert ClipGenerator().motion.config.second_flow == "none"
+    plain = make_generator(refine=False, device="cpu").motion
+    assert isinstance(plain, FlowMotion) and plain.config.second_flow == "none"
+    refined = make_generator(device="cpu").motion  # the default weights' predictor, if any
+    base = refined.motion if isinstance(refined, RefinedMotion) else refined
+    assert base.config.second_flow == "none"
+    assert FlowMotion().config.second_flow == "farneback"
+    assert Interpolator().motion.config.second_flow == "farneback"

@@ -97,7 +97,8 @@ class FlowMotionConfig:
     second_flow: str = "farneback"
     """"farneback": also compute Farneback's flow both ways and take it per pixel where it draws
     the pair's midpoint clearly better than DIS (:mod:`vidiff.motion.second_flow`; Middlebury
-    +0.08 dB, UCF101 +0.02 for ~2x the flow's time); "none": DIS alone."""
+    +0.06 dB, UCF101 +0.02, tools/probe_second_flow.py; about twice the flows' time); "none":
+    DIS alone."""
     select_window: int = 9
     """Side (odd, pixels of the flow's size) of the box the two flows' midpoint errors are
     averaged over."""

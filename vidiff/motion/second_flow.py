@@ -4,7 +4,7 @@ DIS (the motion step's flow) matches patches coarse to fine, and in places locks
 match: large motions over repeated structure (Middlebury's Urban2 and Urban3, a flight over a
 city), fast things smaller than its coarse patches. Farneback's polynomial-expansion flow
 (Farneback 2003, OpenCV's ``calcOpticalFlowFarneback``) fails elsewhere: it is smoother and blurs
-motion boundaries, and alone scores 1.6 dB below DIS on Middlebury. Where the two disagree, the
+motion boundaries, and alone scores 1.7 dB below DIS on Middlebury. Where the two disagree, the
 pair itself says which is right: a flow that is right warps both inputs to the same picture at
 the pair's midpoint. :func:`choose_flows` takes the second flow at a pixel
 when the mean squared difference of its two midpoint warps over a ``window`` around the pixel is
