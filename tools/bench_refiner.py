@@ -1,13 +1,14 @@
 """Benchmark the refiner (learned mean) on this machine: size, FLOPs and time per frame.
 
-    python tools/bench_refiner.py [--weights PATH] [--threads 2] [--repeat 3]
+    python tools/bench_refiner.py [--weights PATH] [--threads 2] [--repeat 3] [--second-flow none]
 
 Reports, as a markdown table with the machine and the command line: parameters; FLOPs per
 in-between frame at 1280x720 (FlopCounterMode, a multiply-add counts 2); and the time of one
 in-between frame at 854x480, 1280x720 and 1920x1080 for the motion estimate alone and for the
 motion estimate + refiner (``RefinedMotion``, as ``vidiff interpolate`` runs it), best of
 ``--repeat`` after a warm-up. Without ``--weights`` an untrained refiner of the default
-configuration is timed (the same work). Stop background jobs first: times on a busy machine
+configuration is timed (the same work). ``--second-flow none`` times the motion step with DIS
+alone (``FlowMotionConfig.second_flow``; default: as ``vidiff interpolate``). Stop background jobs first: times on a busy machine
 are not figures.
 """
 
@@ -24,7 +25,7 @@ from machine import machine_line  # tools/machine.py (this folder)
 from torch.utils.flop_counter import FlopCounterMode
 
 from vidiff.model import RefinedMotion, Refiner, RefinerConfig, load_refiner
-from vidiff.motion import FlowMotion
+from vidiff.motion import FlowMotion, FlowMotionConfig
 
 SIZES = {"480p": (480, 854), "720p": (720, 1280), "1080p": (1080, 1920)}
 
@@ -54,10 +55,11 @@ def main() -> int:
     parser.add_argument("--weights", help="refiner weights (default: an untrained default refiner)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--second-flow", choices=["farneback", "none"], default="farneback")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     refiner = load_refiner(args.weights) if args.weights else Refiner(RefinerConfig()).eval()
-    motion = FlowMotion()
+    motion = FlowMotion(FlowMotionConfig(second_flow=args.second_flow))
     refined = RefinedMotion(refiner, motion)
     rows = [("parameters", f"{sum(p.numel() for p in refiner.parameters()) / 1e6:.2f} M")]
     f0, f1 = pair(*SIZES["720p"])
