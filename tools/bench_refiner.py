@@ -8,8 +8,8 @@ in-between frame at 854x480, 1280x720 and 1920x1080 for the motion estimate alon
 motion estimate + refiner (``RefinedMotion``, as ``vidiff interpolate`` runs it), best of
 ``--repeat`` after a warm-up. Without ``--weights`` an untrained refiner of the default
 configuration is timed (the same work). ``--second-flow none`` times the motion step with DIS
-alone (``FlowMotionConfig.second_flow``; default: as ``vidiff interpolate``). Stop background jobs first: times on a busy machine
-are not figures.
+alone (``FlowMotionConfig.second_flow``; default: as ``vidiff interpolate``). Stop background
+jobs first: times on a busy machine are not figures.
 """
 
 from __future__ import annotations
