@@ -96,6 +96,17 @@ def triplets(data: Path, name: str) -> list[tuple[str, Path, Path, Path]]:
     return out
 
 
+def evaluation_sets(data, names: str, limit: int = 0):
+    """``(name, triplets)`` for each comma-separated set in ``names`` found under ``data`` (the
+    first ``limit`` triplets of each when given); prints a line for each set that is absent."""
+    for name in names.split(","):
+        found = triplets(Path(data), name)
+        if not found:
+            print(f"{name}: not found under {data}, skipped")
+            continue
+        yield name, found[:limit] if limit else found
+
+
 def blend(frame0: np.ndarray, frame1: np.ndarray) -> np.ndarray:
     mid = (frame0.astype(np.float64) + frame1.astype(np.float64)) / 2
     return np.rint(mid).astype(np.uint8)

@@ -27,12 +27,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from benchmark import DEFAULT_DATA, read_rgb, triplets  # tools/benchmark.py
+from benchmark import DEFAULT_DATA, evaluation_sets, read_rgb  # tools/benchmark.py
 from eval_refiner import to_tensor  # tools/eval_refiner.py
 
 from vidiff.metrics import psnr
@@ -85,13 +84,7 @@ def main() -> int:
     motion = FlowMotion()
     net = load_refiner(args.weights).float().eval() if args.weights else None
     print(f"# python {' '.join(sys.argv)}")
-    for name in args.sets.split(","):
-        found = triplets(Path(args.data), name)
-        if not found:
-            print(f"{name}: not found under {args.data}, skipped")
-            continue
-        if args.limit:
-            found = found[: args.limit]
+    for name, found in evaluation_sets(args.data, args.sets, args.limit):
         scores = {r: [] for r in radii}
         start = time.time()
         print(f"{name}  triplet  " + "  ".join(f"R{r}" for r in radii)

@@ -18,12 +18,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from benchmark import DEFAULT_DATA, read_rgb, triplets  # tools/benchmark.py
+from benchmark import DEFAULT_DATA, evaluation_sets, read_rgb  # tools/benchmark.py
 from eval_refiner import to_tensor  # tools/eval_refiner.py
 
 from vidiff.metrics import psnr
@@ -77,12 +76,7 @@ def main() -> int:
     methods = {"DIS alone": dis, "Farneback alone": FarnebackAlone()}
     methods.update({name: FlowMotion(cfg) for name, cfg in configs.items()})
     print(f"# python {' '.join(sys.argv)}")
-    for name in args.sets.split(","):
-        found = triplets(Path(args.data), name)
-        if not found:
-            print(f"{name}: not found under {args.data}, skipped")
-            continue
-        found = found[: args.limit] if args.limit else found
+    for name, found in evaluation_sets(args.data, args.sets, args.limit):
         scores: dict[str, list[float]] = {k: [] for k in [*methods, "better per block (oracle)"]}
         start = time.time()
         for _, p0, p1, pt in found:
