@@ -1,6 +1,7 @@
 """Benchmark ``vidiff generate``: seed with real frames, predict the next ones, compare with truth.
 
     python tools/bench_generate.py [--clips ../shared/data/clips] [--windows 3] [--output FILE]
+                                   [--second-flow farneback]
 
 For each clip, ``--windows`` windows spread evenly over it (moved forward past scene cuts, found
 with :class:`vidiff.scenes.SceneDetector`): the first ``--seeds`` real frames seed a prediction of
@@ -35,6 +36,7 @@ from machine import machine_line  # tools/machine.py (this folder)
 from vidiff.io import VIDEO_SUFFIXES, open_reader
 from vidiff.metrics import psnr, ssim
 from vidiff.model import read_parts
+from vidiff.motion import FlowMotion, FlowMotionConfig
 from vidiff.pipelines.generate import make_generator
 from vidiff.pipelines.generate_plan import WindowConfig
 from vidiff.pipelines.weights import DEFAULT_STEPS, default_weights_path
@@ -213,6 +215,8 @@ def main() -> int:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--output", type=Path, help="also write the markdown report here")
+    ap.add_argument("--second-flow", choices=["none", "farneback"], default="none",
+                    help="the motion step's second flow (default: none, as vidiff generate)")
     args = ap.parse_args()
     if not args.clips.is_dir():
         print(f"skipped: no clips folder at {args.clips}", file=sys.stderr)
@@ -223,7 +227,9 @@ def main() -> int:
         if p.suffix.lower() in VIDEO_SUFFIXES and (not args.only or p.name in args.only)
     )
     window = WindowConfig(known=args.seeds, unknown=args.predict)
-    mu_gen = make_generator(steps=0, refine=False, device=args.device, window=window)
+    motion = FlowMotion(FlowMotionConfig(second_flow=args.second_flow))
+    mu_gen = make_generator(steps=0, refine=False, device=args.device, window=window,
+                            motion=motion)
     from vidiff.device import resolve_device
 
     args.device = str(resolve_device(args.device))
@@ -233,7 +239,7 @@ def main() -> int:
     if "predictor" in parts or "denoiser" in parts:
         model_gen = make_generator(
             steps=args.steps, weights=args.weights, device=args.device, seed=args.seed,
-            window=window,
+            window=window, motion=motion,
         )
         if not model_gen.stochastic:  # a deterministic model: every sample is the same
             args.samples = 1

@@ -34,9 +34,9 @@ from .interpolate import to_image, to_tensor
 from .weights import resolve_model
 
 # DIS alone: the second flow's choice (FlowMotionConfig.second_flow) is made for the pair's
-# midpoint, and predictions past the pair scored lower with it (tools/bench_generate.py: motion
-# extrapolation 30.21 dB / SSIM 0.8477 against 30.23 / 0.8481, the predictor's SSIM 0.8559
-# against 0.8563, which trained on DIS's flows).
+# midpoint, and predictions past the pair scored lower with it (tools/bench_generate.py
+# --second-flow farneback: motion extrapolation 30.21 dB / SSIM 0.8477 against 30.23 / 0.8481,
+# the predictor's SSIM 0.8559 against 0.8563, which trained on DIS's flows).
 PREDICTION_MOTION = FlowMotionConfig(second_flow="none")
 
 
