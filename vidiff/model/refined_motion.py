@@ -2,7 +2,7 @@
 
 It implements :class:`vidiff.motion.MotionEstimator`, so everything that takes a motion estimate
 (the interpolation pipeline, :func:`vidiff.model.build_cond` for the diffusion model) takes it
-unchanged: motion (DIS flows), learned mean (this) and diffusion (on ``x - mean``) stay three
+unchanged: motion (DIS flows, and Farneback's where they win), learned mean (this) and diffusion (on ``x - mean``) stay three
 separable parts. Times strictly inside (0, 1) are refined by the refiner; times past frame1
 (``t > 1``: prediction, ``vidiff generate``) by the predictor when there is one (the same network
 trained on prediction); 0 and 1 return the inputs; anything else (no refiner or predictor for it,
@@ -62,7 +62,9 @@ class RefinedMotion:
             if prepared is None:
                 dtype = next(net.parameters()).dtype
                 f0, f1 = (_last(f.to(dtype)) for f in (frame0, frame1))
-                flows = _last(self.motion.full_flows(frame0, frame1).to(dtype))
+                flows, alt = self.motion.full_flow_candidates(frame0, frame1)
+                flows = _last(flows.to(dtype))
+                alt = None if alt is None else _last(alt.to(dtype))
                 prepared = True
             factor = net.config.factor  # the refiner and the predictor may differ in depth
             if factor not in plans:
@@ -70,10 +72,11 @@ class RefinedMotion:
                                          self.max_memory, factor=factor)
             plan = plans[factor]
             ft0, ft1 = flows_to_time(flows[:, :2], flows[:, 2:], t)
-            frame = net(f0, f1, ft0, ft1, t, plan=plan, flows=flows)["frame"]
+            frame = net(f0, f1, ft0, ft1, t, plan=plan, flows=flows, alt_flows=alt)["frame"]
             if self.ensemble:
                 mirrored = net(_flip(f0), _flip(f1), _flip(ft0, True), _flip(ft1, True), t,
-                               plan=plan, flows=_flip(flows, True))["frame"]
+                               plan=plan, flows=_flip(flows, True),
+                               alt_flows=None if alt is None else _flip(alt, True))["frame"]
                 frame = (frame + _flip(mirrored)) / 2
             yield frame.clamp(0.0, 1.0).to(frame0.dtype)
 

@@ -23,7 +23,14 @@ refiner returns the motion estimate exactly):
 - with ``fallback``, a per-pixel share ``f`` of the plain time-weighted blend of the two input
   frames, in (-0.02, 1) and 0 at zero: where the flow cannot be trusted at all (sub-pixel noise
   in a still scene, flicker, compression), the blend is often the better frame, and a direct
-  route to it learns faster than damping both flows through the warps' local gradients.
+  route to it learns faster than damping both flows through the warps' local gradients;
+- with ``alternate``, a per-pixel share ``a`` (as the fallback's, 0 at zero) of the *alternate*
+  flows: the motion step's second flow (Farneback's, :mod:`vidiff.motion.second_flow`) before
+  its fixed per-pixel rule chose between it and DIS. The network sees both pairs of warps and
+  flows; each side's frame is warped by both flows (each with the same gain and correction) and
+  mixed, ``lerp(warp(frame0, flow_t0'), warp(frame0, alt_t0'), a)``, so that the choice gets the
+  direct gradient of the two warps' difference. The rule takes the second flow at 0-2% of
+  pixels; choosing per 16x16 block with the truth would gain five times what it does.
 
 ``frame = m * warp(frame0, flow_t0') + (1 - m) * warp(frame1, flow_t1') + residual``, then
 ``frame + f * (lerp(frame0, frame1, t) - frame)`` with ``fallback``. Every warp
@@ -53,7 +60,7 @@ import torch
 from torch import Tensor
 
 from ..errors import OptionError
-from ..motion.blend import visibility
+from ..motion.blend import flows_to_time, visibility
 from ..motion.flow import FlowMotionConfig
 from ..motion.warp import WARP_MODES, backward_warp
 from .coarse import CoarseFlow
@@ -75,6 +82,7 @@ class RefinerConfig:
     coarse: int = 0  # > 0: a coarse flow pass at 1/coarse size first (vidiff.model.coarse)
     coarse_channels: tuple[int, ...] = (24, 48, 96, 192)  # its U-Net's channels per level
     coarse_correction: float = 8.0  # its output 1 = this many (full-size) pixels of flow
+    alternate: bool = False  # ten more inputs and one more output: a choice of the second flow
 
     def __post_init__(self) -> None:
         for name in ("channels", "coarse_channels"):
@@ -86,6 +94,9 @@ class RefinerConfig:
                 )
         if self.coarse not in (0, 2, 4, 8, 16):
             raise OptionError(f"RefinerConfig: coarse must be 0 (none), 2, 4, 8 or 16, got {self.coarse}")
+        if self.alternate and self.coarse:
+            raise OptionError("RefinerConfig: alternate and coarse cannot be combined (the "
+                              "coarse pass corrects the chosen flows only)")
         if self.warp not in WARP_MODES:
             raise OptionError(f"RefinerConfig: warp must be one of {list(WARP_MODES)}")
         for name in ("flow_scale", "flow_correction", "residual_scale", "coarse_correction"):
@@ -120,16 +131,19 @@ class RefinerConfig:
 
     @property
     def in_channels(self) -> int:
-        return IN_CHANNELS + (2 if self.visibility else 0) + (SUMMARY_CHANNELS if self.summary else 0)
+        return (IN_CHANNELS + (2 if self.visibility else 0)
+                + (SUMMARY_CHANNELS if self.summary else 0)
+                + (ALTERNATE_CHANNELS if self.alternate else 0))
 
     @property
     def input_groups(self) -> tuple[str, ...]:
         """The optional inputs, in the order they follow the base inputs."""
-        return tuple(g for g in ("visibility", "summary") if getattr(self, g))
+        return tuple(g for g in ("visibility", "summary", "alternate") if getattr(self, g))
 
     @property
     def out_channels(self) -> int:
-        return OUT_CHANNELS + (2 if self.flow_gain else 0) + (1 if self.fallback else 0)
+        return (OUT_CHANNELS + (2 if self.flow_gain else 0) + (1 if self.fallback else 0)
+                + (1 if self.alternate else 0))
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
@@ -137,6 +151,7 @@ class RefinerConfig:
 
 IN_CHANNELS = 3 + 3 + 3 + 3 + 2 + 2 + 1  # frame0, frame1, warp0, warp1, flow_t0, flow_t1, t
 OUT_CHANNELS = 2 + 2 + 1 + 3  # flow corrections, blend logit, colour residual
+ALTERNATE_CHANNELS = 3 + 3 + 2 + 2  # the alternate flows' warps and flows to t
 SUMMARY_CHANNELS = 3  # frame-level: inputs' difference, warps' disagreement, motion (frame_summary)
 FALLBACK_BIAS = -4.0  # the fallback share's sigmoid offset: 0 at zero, gradient ~0.018 there
 # the soft visibility's tolerances (relative, absolute px^2): the motion step's defaults
@@ -213,6 +228,7 @@ class Refiner(FlatUNet):
     def forward(
         self, frame0: Tensor, frame1: Tensor, flow_t0: Tensor, flow_t1: Tensor, t: Tensor | float,
         plan: TilePlan | None = None, flows: Tensor | None = None, summary: Tensor | None = None,
+        alt_flows: Tensor | None = None,
     ) -> dict[str, Tensor]:
         """Refined frame at ``t`` and its parts (see module docstring); every tensor ``b c h w``.
 
@@ -222,7 +238,8 @@ class Refiner(FlatUNet):
         (the unrefined time-weighted blend), ``flow_t0``, ``flow_t1``, ``weight0``, ``residual``,
         and with ``fallback`` the blend's share ``fallback``, its logit ``fallback_logit`` (the
         sigmoid's argument, :func:`fallback_share`), the plain blend ``blend`` and the frame before
-        the blend is mixed in, ``unmixed`` (what a share loss needs, :mod:`vidiff.train.share`).
+        the blend is mixed in, ``unmixed`` (what a share loss needs, :mod:`vidiff.train.share`);
+        with ``alternate`` the alternate flows' share ``alternate``.
         ``plan`` (:mod:`.tiling`) refines tile by tile to bound the memory, and then returns
         ``frame`` only: each tile's warps still sample the whole frames (a flow may point
         anywhere), and everything else is per pixel or inside the U-Net's tile.
@@ -231,23 +248,41 @@ class Refiner(FlatUNet):
         (the visibilities are made on the whole frame, before any tiling) and unused without.
         ``summary`` (``b 3``, as :func:`frame_summary` gives it) replaces the summary of what the
         refiner is given, for a crop whose whole frame is known; unused without ``summary``.
+        ``alt_flows`` (``b 4 h w``, laid out as ``flows``: the second flow's own pair, as
+        :meth:`vidiff.motion.FlowMotion.full_flow_candidates` gives it) is what ``alternate``
+        chooses from; without it (a motion step with no second flow) the alternate is the
+        chosen flow itself, and the choice changes nothing. Unused without ``alternate``.
         """
         vis = self.visibility_at_t(flows, flow_t0, flow_t1)
         delta = self.coarse_correction(frame0, frame1, flow_t0, flow_t1, t)
+        alt = self.alternate_at_t(alt_flows, flow_t0, flow_t1, t)
         if plan is not None and not plan.single:
             if self.config.summary and summary is None:  # of the whole frame, before the tiles
                 ft0, ft1 = ((flow_t0, flow_t1) if delta is None
                             else (flow_t0 + delta[:, :2], flow_t1 + delta[:, 2:]))
                 summary = encode_stats(warped_stats(frame0, frame1, ft0, ft1, self.config.warp))
+            named = {k: x for k, x in (("vis", vis), ("delta", delta), ("alt", alt)) if x is not None}
 
             def refine_tile(tile, ft0, ft1, *rest):
-                v = rest[0] if vis is not None else None
-                d = rest[-1] if delta is not None else None
-                return self._refine(frame0, frame1, ft0, ft1, t, v, tile, summary, d)["frame"]
+                parts = dict(zip(named, rest))
+                return self._refine(frame0, frame1, ft0, ft1, t, parts.get("vis"), tile, summary,
+                                    parts.get("delta"), parts.get("alt"))["frame"]
 
-            inputs = [flow_t0, flow_t1] + [x for x in (vis, delta) if x is not None]
-            return {"frame": run_tiled(refine_tile, inputs, plan)}
-        return self._refine(frame0, frame1, flow_t0, flow_t1, t, vis, summary=summary, delta=delta)
+            return {"frame": run_tiled(refine_tile, [flow_t0, flow_t1, *named.values()], plan)}
+        return self._refine(frame0, frame1, flow_t0, flow_t1, t, vis, summary=summary, delta=delta,
+                            alt=alt)
+
+    def alternate_at_t(self, alt_flows: Tensor | None, flow_t0: Tensor, flow_t1: Tensor,
+                       t: Tensor | float) -> Tensor | None:
+        """``b 4 h w``: the alternate flows to t (frame0's side, then frame1's), the chosen ones
+        when there are none; ``None`` without ``alternate``."""
+        if not self.config.alternate:
+            return None
+        if alt_flows is None:
+            return torch.cat([flow_t0, flow_t1], dim=1)
+        if alt_flows.shape[1] != 4 or alt_flows.shape[-2:] != flow_t0.shape[-2:]:
+            raise OptionError("alt_flows must be b 4 h w, the size of the flows to t")
+        return torch.cat(flows_to_time(alt_flows[:, :2], alt_flows[:, 2:], t), dim=1)
 
     def coarse_correction(self, frame0: Tensor, frame1: Tensor, flow_t0: Tensor, flow_t1: Tensor,
                           t: Tensor | float) -> Tensor | None:
@@ -271,12 +306,13 @@ class Refiner(FlatUNet):
         return torch.cat([backward_warp(vis0, flow_t0), backward_warp(vis1, flow_t1)], dim=1)
 
     def _refine(self, frame0, frame1, flow_t0, flow_t1, t, vis=None, tile=None,
-                summary=None, delta=None) -> dict[str, Tensor]:
+                summary=None, delta=None, alt=None) -> dict[str, Tensor]:
         """:meth:`forward` for the window ``tile`` (``None``: the whole frame) of the flows and
         outputs; the frames are whole. ``summary`` (``b 3``, :func:`frame_summary` of the whole
         frame) is made here from the whole frame when ``tile`` is ``None``. ``delta`` (``b 4 h
         w``, the window's part of :meth:`coarse_correction`) is added to the flows first; ``mu``
-        stays the estimate of the flows as given."""
+        stays the estimate of the flows as given. ``alt`` (``b 4 h w``, the window's part of
+        :meth:`alternate_at_t`) is needed with ``alternate``."""
         cfg = self.config
         b, _, h, w = flow_t0.shape
         at = (tile.x, tile.y) if tile is not None else (0, 0)
@@ -296,6 +332,10 @@ class Refiner(FlatUNet):
                     raise ValueError("_refine: a tile needs the whole frame's summary")
                 summary = frame_summary(frame0, frame1, warp0, warp1, flow_t0, flow_t1)
             extra.append(summary.view(b, SUMMARY_CHANNELS, 1, 1).expand(b, SUMMARY_CHANNELS, h, w))
+        if cfg.alternate:
+            alt_warp0 = backward_warp(frame0, alt[:, :2], at, cfg.warp)
+            alt_warp1 = backward_warp(frame1, alt[:, 2:], at, cfg.warp)
+            extra += [alt_warp0, alt_warp1, alt / cfg.flow_scale]
         x = torch.cat(
             [crop0, crop1, warp0, warp1, flow_t0 / cfg.flow_scale, flow_t1 / cfg.flow_scale,
              seen.expand(b, 1, h, w)] + extra,
@@ -304,12 +344,19 @@ class Refiner(FlatUNet):
         out = self.unet(x)
         d0 = out[:, 0:2] * cfg.flow_correction
         d1 = out[:, 2:4] * cfg.flow_correction
+        gain0 = gain1 = 1.0
         if cfg.flow_gain:  # scale each flow first (1 at zero): damp motion it cannot trust
-            flow_t0 = flow_t0 * 2 * torch.sigmoid(out[:, 8:9])
-            flow_t1 = flow_t1 * 2 * torch.sigmoid(out[:, 9:10])
-        flow_t0, flow_t1 = flow_t0 + d0, flow_t1 + d1
+            gain0, gain1 = 2 * torch.sigmoid(out[:, 8:9]), 2 * torch.sigmoid(out[:, 9:10])
+        flow_t0, flow_t1 = flow_t0 * gain0 + d0, flow_t1 * gain1 + d1
         warp0 = backward_warp(frame0, flow_t0, at, cfg.warp)
         warp1 = backward_warp(frame1, flow_t1, at, cfg.warp)
+        choice = None
+        if cfg.alternate:  # the same gain and correction on the alternate flows, then the choice
+            choice = fallback_share(out[:, cfg.out_channels - 1:])
+            alt_t0, alt_t1 = alt[:, :2] * gain0 + d0, alt[:, 2:] * gain1 + d1
+            warp0 = torch.lerp(warp0, backward_warp(frame0, alt_t0, at, cfg.warp), choice)
+            warp1 = torch.lerp(warp1, backward_warp(frame1, alt_t1, at, cfg.warp), choice)
+            flow_t0, flow_t1 = torch.lerp(flow_t0, alt_t0, choice), torch.lerp(flow_t1, alt_t1, choice)
         weight0 = torch.sigmoid(out[:, 4:5] + torch.log((1 - s) / s))
         residual = out[:, 5:8] * cfg.residual_scale
         frame = warp1 + weight0 * (warp0 - warp1) + residual
@@ -317,6 +364,8 @@ class Refiner(FlatUNet):
                "residual": residual}
         if delta is not None:
             res["coarse"] = delta
+        if choice is not None:
+            res["alternate"] = choice
         if cfg.fallback:
             at_gain = OUT_CHANNELS + (2 if cfg.flow_gain else 0)
             logit = out[:, at_gain:at_gain + 1]

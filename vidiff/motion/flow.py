@@ -190,6 +190,14 @@ class FlowMotion:
         ``h' w'`` is the flow resolution: the frame size, or smaller for frames above
         ``max_flow_pixels``; vectors are in pixels of that resolution (see :func:`upsample_flow`).
         """
+        chosen, _ = self.flow_candidates(frame0, frame1)
+        return chosen[:, :2], chosen[:, 2:]
+
+    def flow_candidates(self, frame0: Tensor, frame1: Tensor) -> tuple[Tensor, Tensor | None]:
+        """``(chosen, second)``, each ``b 4 h' w'`` (0->1 then 1->0, as :meth:`flow_pair`): the
+        flows the estimate uses, and the second flow's own pair before the choice (``None``
+        without ``second_flow``): a learned refinement may choose again where the rule did not
+        (:mod:`vidiff.model.refiner`, ``alternate``)."""
         gray0 = [self._flow_size(g) for g in to_gray_u8(frame0)]
         gray1 = [self._flow_size(g) for g in to_gray_u8(frame1)]
         methods = [self._dis] + ([self._farneback] if self.config.second_flow != "none" else [])
@@ -203,13 +211,13 @@ class FlowMotion:
         stacked = torch.from_numpy(np.stack(flows)).to(frame0.device)
         # m: method (DIS, then Farneback); d: direction (0->1, then 1->0)
         stacked = rearrange(stacked, "(m d b) h w c -> m b (d c) h w", d=2, b=b)
-        chosen = stacked[0]
-        if len(methods) > 1:
-            grays = [torch.from_numpy(np.stack(g)).to(frame0.device, torch.float32)
-                     .div_(255.0).unsqueeze(1) for g in (gray0, gray1)]
-            chosen = choose_flows(*grays, stacked[0], stacked[1], self.config.select_window,
-                                  self.config.select_margin)
-        return chosen[:, :2], chosen[:, 2:]
+        if len(methods) == 1:
+            return stacked[0], None
+        grays = [torch.from_numpy(np.stack(g)).to(frame0.device, torch.float32)
+                 .div_(255.0).unsqueeze(1) for g in (gray0, gray1)]
+        chosen = choose_flows(*grays, stacked[0], stacked[1], self.config.select_window,
+                              self.config.select_margin)
+        return chosen, stacked[1]
 
     def _flow_size(self, gray: np.ndarray) -> np.ndarray:
         """A grey image at the flow's resolution: reduced (area) when above ``max_flow_pixels``."""
@@ -264,10 +272,19 @@ class FlowMotion:
     def full_flows(self, frame0: Tensor, frame1: Tensor) -> Tensor:
         """``b 4 h w``: the flows 0->1 and 1->0 at the frames' size (pixels of that size), as the
         estimate uses them (a learned refinement starts from these; see :mod:`vidiff.model.refiner`)."""
+        return self.full_flow_candidates(frame0, frame1)[0]
+
+    @torch.no_grad()
+    def full_flow_candidates(self, frame0: Tensor, frame1: Tensor) -> tuple[Tensor, Tensor | None]:
+        """:meth:`flow_candidates` at the frames' size: ``(chosen, second)``, each ``b 4 h w``
+        (``second`` is ``None`` without ``second_flow``)."""
         check_pair(frame0, frame1, [0.5])
-        flow01, flow10 = self.flow_pair(frame0.float(), frame1.float())
+        chosen, second = self.flow_candidates(frame0.float(), frame1.float())
         h, w = frame0.shape[-2:]
-        return upsample_flow(torch.cat([flow01, flow10], dim=1), h, w, flow_channels=4)
+        if second is None:
+            return upsample_flow(chosen, h, w, flow_channels=4), None
+        both = upsample_flow(torch.cat([chosen, second], dim=1), h, w, flow_channels=8)
+        return both[:, :4], both[:, 4:]
 
     def _motion_field(self, f0: Tensor, f1: Tensor) -> dict[str, Tensor]:
         """Flows (at flow resolution) and the per-pixel terms every time shares."""

@@ -69,7 +69,7 @@ def degrade(frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def still_scene(frame: np.ndarray, rng: np.random.Generator, motion=None, t: float | None = None,
-                layer_source: np.ndarray | None = None):
+                layer_source: np.ndarray | None = None, alternate: bool = False):
     """A sample in which nothing moves: three copies of ``frame`` (``h w 3`` uint8), each with its
     own codec and sensor noise as a real video's frames have, the flows that the motion step
     finds between the noisy inputs (small, nonzero), ``t`` (default: a random time inside) and
@@ -84,11 +84,14 @@ def still_scene(frame: np.ndarray, rng: np.random.Generator, motion=None, t: flo
     With ``layer_source`` (``h w 3`` uint8) the scene is still only in part, as a shot from a
     fixed camera is: an object cut from it moves over the still background
     (:func:`vidiff.train.synthetic.random_layer`), drawn exactly where it is at each time, so
-    the sample teaches both to leave still pixels alone and to correct the moving ones."""
+    the sample teaches both to leave still pixels alone and to correct the moving ones.
+
+    With ``alternate`` the flows are ``8 h w``: the chosen pair, then the motion step's second
+    flow's own pair (the chosen again when it has none), as a pack's ``alt_flows`` holds it."""
     from vidiff.motion import FlowMotion
 
     from .synthetic import draw_layer, random_layer, true_flows
-    from .triplets import full_flows
+    from .triplets import full_flow_candidates
 
     if t is None:
         t = float(rng.uniform(0.1, 0.9))
@@ -101,7 +104,10 @@ def still_scene(frame: np.ndarray, rng: np.random.Generator, motion=None, t: flo
         frames = _jpeg(_noisy(frames, rng, float(rng.uniform(0.5, 2.0))), quality)
     elif rng.random() < 0.5:
         frames = _noisy(frames, rng, float(rng.uniform(0.3, 1.5)))
-    flows = full_flows(motion if motion is not None else FlowMotion(), frames[0], frames[2])
+    flows, second = full_flow_candidates(motion if motion is not None else FlowMotion(),
+                                         frames[0], frames[2])
+    if alternate:
+        flows = np.concatenate([flows, flows if second is None else second])
     truth = true_flows(None, layers, t, frame.shape[:2])
     return frames, flows.astype(np.float32), t, truth
 

@@ -8,7 +8,9 @@ of the others is drawn from the samples in which the plain blend beats mu
 (:func:`vidiff.train.share.blend_wins`). Its evaluation batches are each pack's held-out samples
 as stored. Layouts as :func:`vidiff.train.triplets.to_tensors` gives them, plus ``true_flows``
 (``b 4 h w``: the true flows to ``t``, frame0's side then frame1's, NaN where unknown: a pack
-without them, a hidden point), transformed with the sample.
+without them, a hidden point), transformed with the sample; when a pack holds the second flow's
+own pair (``alt_flows``), also ``alt_flows`` (``b 4 h w``, laid out as ``flows``; the chosen flows
+again for a sample of a pack without it).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Sampler:
         self.still = still
         self.still_layer = still_layer
         self.motion = FlowMotion() if still else None
+        self.alternate = any(getattr(p, "alt_flows", None) is not None for p in packs)
         weights = np.array(mix if mix else [1.0] * len(packs), dtype=np.float64)
         if len(weights) != len(packs) or (weights < 0).any() or weights.sum() <= 0:
             raise OptionError(f"mix {mix} needs one non-negative weight per pack ({len(packs)})")
@@ -60,20 +63,20 @@ class Sampler:
         frames, flows, times, stats, clean, truths = [], [], [], [], [], []
         for k in rng.choice(len(self.packs), size=size, p=self.weights):
             pack, i, crop = self._random_crop(rng, int(k))
-            fr, fl = pack.frames[i, :, *crop], pack.flows[i, :, *crop]
+            fr = pack.frames[i, :, *crop]
             if self.still and rng.random() < self.still:
                 t = float(pack.times[i])  # a prediction pack's still scenes stay predictions
                 source = self._layer_source(rng) if rng.random() < self.still_layer else None
                 fr, fl, t, truth = still_scene(fr[rng.integers(3)], rng, self.motion,
-                                               t if t > 1 else None, source)
+                                               t if t > 1 else None, source, self.alternate)
                 stats.append(UNKNOWN)  # a new scene: the crop is all of it
             else:
                 if self.blend_wins and rng.random() < self.blend_wins:
                     pack, i, crop = self._random_crop(rng, int(k), self.wins_idx[k])
-                    fr, fl = pack.frames[i, :, *crop], pack.flows[i, :, *crop]
-                both = np.concatenate([fl, _true_flows(pack, i, crop)])
+                    fr = pack.frames[i, :, *crop]
+                both = np.concatenate([self._flows(pack, i, crop), _true_flows(pack, i, crop)])
                 fr, both, t = augment(fr, both, float(pack.times[i]), rng)
-                fl, truth = both[:4], both[4:]
+                fl, truth = both[:-4], both[-4:]
                 known = getattr(pack, "frame_stats", None)  # a Triplets' (or None), or absent
                 stats.append(known[i] if known is not None else UNKNOWN)
                 if self.degrade and rng.random() < self.degrade:
@@ -82,11 +85,23 @@ class Sampler:
             if len(clean) < len(stats):
                 clean.append(fr[[0, 2]])
             frames.append(fr), flows.append(fl), times.append(t), truths.append(truth)
-        out = to_tensors(np.stack(frames), np.stack(flows), np.array(times))
+        flows = np.stack(flows)
+        out = to_tensors(np.stack(frames), flows[:, :4], np.array(times))
+        if self.alternate:
+            out["alt_flows"] = torch.from_numpy(np.ascontiguousarray(flows[:, 4:], np.float32))
         out["true_flows"] = torch.from_numpy(np.stack(truths).astype(np.float32))
         if any(getattr(p, "frame_stats", None) is not None for p in self.packs):
             out.update(_stats_tensors(np.stack(stats), np.stack(clean)))
         return out
+
+    def _flows(self, pack, i: int, crop: tuple[slice, slice]) -> np.ndarray:
+        """``4 h w`` (the chosen flows) or, when the batch carries alternates, ``8 h w`` (the
+        chosen, then the pack's ``alt_flows``, or the chosen again) of sample ``i``'s ``crop``."""
+        fl = np.asarray(pack.flows[i, :, *crop], np.float32)
+        if not self.alternate:
+            return fl
+        alt = getattr(pack, "alt_flows", None)
+        return np.concatenate([fl, fl if alt is None else np.asarray(alt[i, :, *crop], np.float32)])
 
     def _random_crop(self, rng: np.random.Generator, k: int, pool: np.ndarray | None = None):
         """A random training sample of pack ``k`` (of ``pool``, default all its training
@@ -112,6 +127,10 @@ class Sampler:
                              np.asarray(pack.flows[sel], np.float32), np.asarray(pack.times[sel]))
             out["true_flows"] = torch.from_numpy(np.stack(
                 [_true_flows(pack, int(i), (slice(None), slice(None))) for i in sel]))
+            if self.alternate:
+                whole = (slice(None), slice(None))
+                out["alt_flows"] = torch.from_numpy(
+                    np.stack([self._flows(pack, int(i), whole)[4:] for i in sel]))
             if pack.frame_stats is not None:
                 frames = np.asarray(pack.frames[sel])
                 out.update(_stats_tensors(np.asarray(pack.frame_stats[sel]), frames[:, [0, 2]]))

@@ -23,7 +23,7 @@ import numpy as np
 
 from vidiff.errors import InputError
 
-from .triplets import TripletWriter, estimate_from_flows, full_flows
+from .triplets import TripletWriter, estimate_from_flows, full_flow_candidates
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
 
@@ -280,9 +280,9 @@ def make_photo_triplets(
         diff = np.abs(frames[0].astype(np.int16) - frames[2].astype(np.int16)).mean()
         if diff < min_motion:
             continue
-        flows = full_flows(motion, frames[0], frames[2])
+        flows, alt = full_flow_candidates(motion, frames[0], frames[2])
         writer.add(names[0], frames, flows, t, holdout_every > 0 and made % holdout_every == 0,
-                   true_flows=scene.flows_to(t))
+                   true_flows=scene.flows_to(t), alt_flows=alt)
         made += 1
         if made % 1000 == 0:
             log(f"photos: {made} samples")

@@ -15,7 +15,10 @@ frame each crop was cut from, at the sample's time (footage packs; a synthetic s
 crop), so that a refiner with a frame summary learns from what it will see at inference;
 optionally ``true_flows.npy`` float16 ``n 4 h w``: the true flows from the target's time to
 frame0 and to frame1 (dx dy, pixels, as the flows to ``t`` are laid out), NaN where unknown
-(hidden in that frame, outside it, or on a soft edge): synthetic packs, whose motion is exact.
+(hidden in that frame, outside it, or on a soft edge): synthetic packs, whose motion is exact;
+optionally ``alt_flows.npy`` float16 ``n 4 h w``: the motion step's second flow (Farneback's, 0->1
+then 1->0) before its per-pixel choice (:meth:`vidiff.motion.FlowMotion.full_flow_candidates`),
+for a refiner that chooses again (``RefinerConfig.alternate``); ``flows.npy`` holds the chosen ones.
 
 Crops are chosen where there is something to learn: each kept crop has motion between its inputs
 and a target that is not just one of them held, and of every pair of crops per triplet one is the candidate where the motion estimate is most wrong
@@ -39,7 +42,7 @@ from vidiff.motion.blend import flows_to_time
 FORMAT = "vidiff-triplets"
 VERSION = 1
 FILES = ("frames", "flows", "times", "holdout", "sources")
-OPTIONAL = ("frame_stats", "true_flows")
+OPTIONAL = ("frame_stats", "true_flows", "alt_flows")
 
 
 @dataclass
@@ -54,6 +57,7 @@ class Triplets:
     names: list[str]
     frame_stats: np.ndarray | None = None  # float32 n 3, or None: the whole frame's (see above)
     true_flows: np.ndarray | None = None  # float16 n 4 h w, or None: the true flows to t
+    alt_flows: np.ndarray | None = None  # float16 n 4 h w, or None: the second flow's pair
 
     def __len__(self) -> int:
         return int(self.times.shape[0])
@@ -86,16 +90,19 @@ class TripletWriter:
         self.names: list[str] = []
 
     def add(self, source: str, frames: np.ndarray, flows: np.ndarray, t: float, holdout: bool,
-            frame_stats: np.ndarray | None = None, true_flows: np.ndarray | None = None):
-        for name, value in (("frame_stats", frame_stats), ("true_flows", true_flows)):
+            frame_stats: np.ndarray | None = None, true_flows: np.ndarray | None = None,
+            alt_flows: np.ndarray | None = None):
+        for name, value in (("frame_stats", frame_stats), ("true_flows", true_flows),
+                            ("alt_flows", alt_flows)):
             if (value is None) != (not self.parts[name]) and len(self):
                 raise ValueError(f"TripletWriter: {name} for every sample or for none")
         if frame_stats is not None:
             self.parts["frame_stats"].append(np.asarray(frame_stats, np.float32).reshape(3))
-        if true_flows is not None:
-            if true_flows.shape != flows.shape:
-                raise ValueError("TripletWriter: true_flows must be laid out as the flows")
-            self.parts["true_flows"].append(true_flows.astype(np.float16))
+        for name, value in (("true_flows", true_flows), ("alt_flows", alt_flows)):
+            if value is not None:
+                if value.shape != flows.shape:
+                    raise ValueError(f"TripletWriter: {name} must be laid out as the flows")
+                self.parts[name].append(value.astype(np.float16))
         if source not in self.names:
             self.names.append(source)
         self.parts["frames"].append(frames.astype(np.uint8))
@@ -124,14 +131,18 @@ class TripletWriter:
 
 def full_flows(motion, frame0: np.ndarray, frame1: np.ndarray) -> np.ndarray:
     """``4 h w`` float32: flows 0->1 and 1->0 at full size, made exactly as at inference."""
-    from vidiff.motion.flow import upsample_flow
+    return full_flow_candidates(motion, frame0, frame1)[0]
 
+
+def full_flow_candidates(motion, frame0: np.ndarray,
+                         frame1: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(chosen, second)``: :func:`full_flows` and the second flow's own pair (``4 h w``
+    float32; ``None`` when ``motion`` has no second flow), as
+    :meth:`vidiff.motion.FlowMotion.full_flow_candidates` makes them."""
     f0 = torch.from_numpy(frame0).permute(2, 0, 1)[None].float() / 255
     f1 = torch.from_numpy(frame1).permute(2, 0, 1)[None].float() / 255
-    flow01, flow10 = motion.flow_pair(f0, f1)
-    h, w = frame0.shape[:2]
-    both = upsample_flow(torch.cat([flow01, flow10], 1), h, w, flow_channels=4)
-    return both[0].numpy()
+    chosen, second = motion.full_flow_candidates(f0, f1)
+    return chosen[0].numpy(), None if second is None else second[0].numpy()
 
 
 def to_tensors(frames: np.ndarray, flows: np.ndarray, times: np.ndarray) -> dict:
@@ -237,14 +248,14 @@ def add_segment_triplets(
         if not 0.0 < t < 1.0:
             continue
         f0, gt, f1 = frames[i0], frames[it], frames[i1]
-        flows = full_flows(motion, f0, f1)
+        flows, alt = full_flow_candidates(motion, f0, f1)
         mu = estimate_from_flows(f0, f1, flows, t)
         corners = choose_crops(f0, gt, f1, mu, crop, rng)
         stats = whole_frame_stats(f0, f1, flows, t) if corners else None
         for y, x in corners:
             sl = (slice(y, y + crop), slice(x, x + crop))
             writer.add(source, np.stack([f0[sl], gt[sl], f1[sl]]), flows[:, sl[0], sl[1]], t,
-                       holdout, stats)
+                       holdout, stats, alt_flows=None if alt is None else alt[:, sl[0], sl[1]])
             added += 1
     return added
 
@@ -295,6 +306,7 @@ def filter_triplets(source: Path, out: Path, keep: Callable[[np.ndarray], bool])
             writer.add(pack.names[int(pack.sources[i])], frames, np.asarray(pack.flows[i]),
                        float(pack.times[i]), bool(pack.holdout[i]),
                        None if pack.frame_stats is None else pack.frame_stats[i],
-                       None if pack.true_flows is None else np.asarray(pack.true_flows[i]))
+                       None if pack.true_flows is None else np.asarray(pack.true_flows[i]),
+                       None if pack.alt_flows is None else np.asarray(pack.alt_flows[i]))
     writer.close()
     return len(writer), len(pack)
