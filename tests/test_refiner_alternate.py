@@ -184,3 +184,49 @@ def test_training_learns_to_choose_the_flow_that_is_right(tmp_path):
     # seeds 0 and 1 gave 13.3 and 13.6 dB; without `alternate`, 0.5 and -1.3 (the correction
     # alone reaches 4 px, the motion to t is 3.5)
     assert last["eval"]["pack0"]["gain_db"] > 8.0, last
+
+
+def test_the_choice_loss_moves_the_choice_to_the_flow_that_is_right():
+    """Chosen flows that are wrong and an alternate that is exact: the choice loss alone pulls
+    the choice's output far harder than the frame loss does, touches nothing else, and a few
+    steps of it take the alternate."""
+    from vidiff.train.share import choice_loss
+
+    rng = np.random.default_rng(0)
+    frames, true = shifted_sample(rng, size=48, d=(5.0, -3.0))
+    img = torch.from_numpy(frames).permute(0, 3, 1, 2).float()[:, None] / 255
+    f0, target, f1 = img
+    alt = torch.from_numpy(true)[None]
+    zero = torch.zeros(1, 2, 48, 48)
+    net = Refiner(RefinerConfig(channels=(8, 8, 8), alternate=True))
+    res = net(f0, f1, zero, zero, 0.5, alt_flows=alt)
+    assert torch.allclose(res["by_chosen"], res["frame"]) and res["alternate"].abs().max() == 0
+    choice_loss(res, target).backward()
+    g_choice = net.head.weight.grad.clone()
+    net.zero_grad()
+    net(f0, f1, zero, zero, 0.5, alt_flows=alt)["frame"].sub(target).square().mean().backward()
+    assert g_choice[8].norm() > 20 * net.head.weight.grad[8].norm()
+    assert g_choice[:8].abs().max() == 0
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    for _ in range(40):
+        opt.zero_grad()
+        choice_loss(net(f0, f1, zero, zero, 0.5, alt_flows=alt), target).backward()
+        opt.step()
+    with torch.no_grad():
+        after = net(f0, f1, zero, zero, 0.5, alt_flows=alt)
+    inner = (..., slice(8, -8), slice(8, -8))
+    assert float(after["alternate"][inner].mean()) > 0.7
+    assert psnr(after["frame"][inner], target[inner]) > psnr(res["frame"][inner], target[inner]) + 6
+
+
+def test_choice_training_settings_are_checked(tmp_path):
+    from vidiff.train.refine_loop import load_refiner_config
+
+    config = tmp_path / "r.toml"
+    for body, expect in [("[train]\nchoice_loss = 0.5\n", "needs a refiner with alternate"),
+                         ("[refiner]\nalternate = true\n[train]\nchoice_loss = -1\n", "choice_loss")]:
+        config.write_text(body)
+        with pytest.raises(OptionError, match=expect):
+            load_refiner_config(config)
+    config.write_text("[refiner]\nalternate = true\n[train]\nchoice_loss = 1.0\n")
+    assert load_refiner_config(config).train.choice_loss == 1.0

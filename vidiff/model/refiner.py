@@ -239,7 +239,9 @@ class Refiner(FlatUNet):
         and with ``fallback`` the blend's share ``fallback``, its logit ``fallback_logit`` (the
         sigmoid's argument, :func:`fallback_share`), the plain blend ``blend`` and the frame before
         the blend is mixed in, ``unmixed`` (what a share loss needs, :mod:`vidiff.train.share`);
-        with ``alternate`` the alternate flows' share ``alternate``.
+        with ``alternate`` the alternate flows' share ``alternate``, its logit ``alternate_logit``
+        and the frames each flow alone gives, ``by_chosen`` and ``by_alternate`` (before the
+        fallback; what a choice loss needs, :func:`vidiff.train.share.choice_loss`).
         ``plan`` (:mod:`.tiling`) refines tile by tile to bound the memory, and then returns
         ``frame`` only: each tile's warps still sample the whole frames (a flow may point
         anywhere), and everything else is per pixel or inside the U-Net's tile.
@@ -350,22 +352,24 @@ class Refiner(FlatUNet):
         flow_t0, flow_t1 = flow_t0 * gain0 + d0, flow_t1 * gain1 + d1
         warp0 = backward_warp(frame0, flow_t0, at, cfg.warp)
         warp1 = backward_warp(frame1, flow_t1, at, cfg.warp)
-        choice = None
-        if cfg.alternate:  # the same gain and correction on the alternate flows, then the choice
-            choice = fallback_share(out[:, cfg.out_channels - 1:])
-            alt_t0, alt_t1 = alt[:, :2] * gain0 + d0, alt[:, 2:] * gain1 + d1
-            warp0 = torch.lerp(warp0, backward_warp(frame0, alt_t0, at, cfg.warp), choice)
-            warp1 = torch.lerp(warp1, backward_warp(frame1, alt_t1, at, cfg.warp), choice)
-            flow_t0, flow_t1 = torch.lerp(flow_t0, alt_t0, choice), torch.lerp(flow_t1, alt_t1, choice)
         weight0 = torch.sigmoid(out[:, 4:5] + torch.log((1 - s) / s))
         residual = out[:, 5:8] * cfg.residual_scale
         frame = warp1 + weight0 * (warp0 - warp1) + residual
-        res = {"mu": mu, "flow_t0": flow_t0, "flow_t1": flow_t1, "weight0": weight0,
-               "residual": residual}
+        res = {"mu": mu, "weight0": weight0, "residual": residual}
+        if cfg.alternate:  # the same gain and correction on the alternate flows, then the choice
+            logit = out[:, cfg.out_channels - 1:]
+            choice = res["alternate"] = fallback_share(logit)
+            res["alternate_logit"] = logit + FALLBACK_BIAS
+            alt_t0, alt_t1 = alt[:, :2] * gain0 + d0, alt[:, 2:] * gain1 + d1
+            alt_warp0 = backward_warp(frame0, alt_t0, at, cfg.warp)
+            alt_warp1 = backward_warp(frame1, alt_t1, at, cfg.warp)
+            by_alt = alt_warp1 + weight0 * (alt_warp0 - alt_warp1) + residual
+            res["by_chosen"], res["by_alternate"] = frame, by_alt  # what a choice loss needs
+            frame = torch.lerp(frame, by_alt, choice)  # = the blend of the mixed warps
+            flow_t0, flow_t1 = torch.lerp(flow_t0, alt_t0, choice), torch.lerp(flow_t1, alt_t1, choice)
+        res["flow_t0"], res["flow_t1"] = flow_t0, flow_t1
         if delta is not None:
             res["coarse"] = delta
-        if choice is not None:
-            res["alternate"] = choice
         if cfg.fallback:
             at_gain = OUT_CHANNELS + (2 if cfg.flow_gain else 0)
             logit = out[:, at_gain:at_gain + 1]

@@ -68,6 +68,7 @@ class RefinerTrain:
     share_loss: float = 0.0  # weight of the loss on the fallback share (.share.share_loss)
     share_window: int = 8  # patch size (px) of that loss's best-share target
     share_per_sample: bool = False  # weigh that loss's samples by 1 / their error, as log_mse
+    choice_loss: float = 0.0  # weight of the same loss on the alternate flows' choice (.share.choice_loss)
     flow_loss: float = 0.0  # weight of the refined flows' error where the truth is known (flow_error)
     log_interval: int = 50
     checkpoint_interval: int = 500
@@ -105,9 +106,10 @@ def load_refiner_config(path) -> RefinerRun:
     problem = schedule_problem(train)
     if problem:
         raise OptionError(f"--config {path}: {problem}")
-    if not 0 <= train.blend_wins <= 1 or train.share_loss < 0 or train.flow_loss < 0:
-        raise OptionError(f"--config {path}: blend_wins must be in [0, 1], share_loss and "
-                          "flow_loss >= 0")
+    if not 0 <= train.blend_wins <= 1 or min(train.share_loss, train.flow_loss,
+                                             train.choice_loss) < 0:
+        raise OptionError(f"--config {path}: blend_wins must be in [0, 1], share_loss, "
+                          "choice_loss and flow_loss >= 0")
     if not isinstance(train.share_window, int) or not 1 <= train.share_window <= train.crop:
         raise OptionError(f"--config {path}: share_window must be from 1 to crop ({train.crop})")
     if not isinstance(train.share_per_sample, bool):
@@ -115,6 +117,8 @@ def load_refiner_config(path) -> RefinerRun:
     model = RefinerConfig.from_dict(data.get("refiner", {}))
     if train.share_loss and not model.fallback:
         raise OptionError(f"--config {path}: share_loss needs a refiner with fallback = true")
+    if train.choice_loss and not model.alternate:
+        raise OptionError(f"--config {path}: choice_loss needs a refiner with alternate = true")
     return RefinerRun(model, train)
 
 
@@ -142,14 +146,16 @@ LOSSES = {"charbonnier": charbonnier, "mse": mse, "log_mse": log_mse}
 
 def refiner_loss(res: dict, target: torch.Tensor, no_harm: float = 0.0,
                  kind: str = "charbonnier", share_weight: float = 0.0,
-                 share_window: int = 8, share_per_sample: bool = False) -> torch.Tensor:
+                 share_window: int = 8, share_per_sample: bool = False,
+                 choice_weight: float = 0.0) -> torch.Tensor:
     """The ``kind`` distance of the refined frame to the target (Charbonnier: robust, close to
     L1, so sharp edges pay off even where a few pixels go badly wrong; MSE: what PSNR measures),
     plus ``no_harm`` times the mean excess of its per-pixel error over the motion estimate's:
     where mu is already as close as the target's noise allows, a correction costs more than it
     can gain, which pulls the refiner towards leaving mu alone unless it is sure; plus
     ``share_weight`` times :func:`vidiff.train.share.share_loss` over ``share_window`` px patches
-    (``share_per_sample``: each sample weighed by 1 / its error)."""
+    (``share_per_sample``: each sample weighed by 1 / its error), and ``choice_weight`` times
+    :func:`vidiff.train.share.choice_loss` alike."""
     loss = LOSSES[kind](res["frame"], target)
     if no_harm > 0:
         err = (res["frame"] - target).abs()
@@ -158,6 +164,9 @@ def refiner_loss(res: dict, target: torch.Tensor, no_harm: float = 0.0,
     if share_weight > 0:
         loss = loss + share_weight * share.share_loss(res, target, share_window,
                                                           share_per_sample)
+    if choice_weight > 0:
+        loss = loss + choice_weight * share.choice_loss(res, target, share_window,
+                                                        share_per_sample)
     return loss
 
 
@@ -331,7 +340,7 @@ def train_refiner(
         batch = sampler.batch(rng, tc.batch_size)
         res = refine_batch(model, batch)
         loss = refiner_loss(res, batch["target"], tc.no_harm, tc.loss, tc.share_loss,
-                            tc.share_window, tc.share_per_sample)
+                            tc.share_window, tc.share_per_sample, tc.choice_loss)
         if tc.flow_loss > 0:
             loss = loss + tc.flow_loss * flow_error(res, batch["true_flows"])
         opt.zero_grad(set_to_none=True)

@@ -91,12 +91,33 @@ def share_loss(res: dict, target: Tensor, window: int = 8, per_sample: bool = Fa
     benchmarks average. With ``per_sample`` each sample counts by ``1 / its own error`` (the
     refined frame's MSE plus ``floor``, no gradient), as :func:`.refine_loop.log_mse` weighs
     them; the weights are normalised like the stakes, so the loss stays a weighted mean BCE."""
+    return _towards_best(res["fallback_logit"], res["unmixed"], res["blend"], res["frame"],
+                         target, window, per_sample, floor)
+
+
+def choice_loss(res: dict, target: Tensor, window: int = 8, per_sample: bool = False,
+                floor: float = 1e-6) -> Tensor:
+    """:func:`share_loss` for the choice of the alternate flows (``RefinerConfig.alternate``):
+    the choice's logit ``res["alternate_logit"]`` towards the best constant share of
+    ``by_alternate`` to mix into ``by_chosen`` over each patch (the refined frame is linear in the
+    choice: ``lerp(by_chosen, by_alternate, a)`` before the fallback). As with the fallback, the
+    frame loss reaches the choice through a sigmoid's slope of 0.018 at the start; and where the
+    two flows agree the stake is nil."""
+    return _towards_best(res["alternate_logit"], res["by_chosen"], res["by_alternate"],
+                         res["frame"], target, window, per_sample, floor)
+
+
+def _towards_best(logit: Tensor, start: Tensor, end: Tensor, frame: Tensor, target: Tensor,
+                  window: int, per_sample: bool, floor: float) -> Tensor:
+    """Stake-weighted BCE of a share's ``logit`` (with :data:`FALLBACK_BIAS` in it) towards
+    :func:`best_share` of ``end`` mixed into ``start``; ``per_sample``: each sample weighed by
+    ``1 / (MSE of frame + floor)``."""
     with torch.no_grad():
-        share, stake = best_share(res["unmixed"], res["blend"], target, window)
+        share, stake = best_share(start, end, target, window)
         low = torch.sigmoid(torch.tensor(FALLBACK_BIAS))
         p = low + share * (1 - low)
         if per_sample:
-            err = (res["frame"] - target).square().flatten(1).mean(1) + floor
+            err = (frame - target).square().flatten(1).mean(1) + floor
             stake = stake / err.view(-1, 1, 1, 1)
-    bce = F.binary_cross_entropy_with_logits(res["fallback_logit"], p, reduction="none")
+    bce = F.binary_cross_entropy_with_logits(logit, p, reduction="none")
     return (bce * stake).sum() / stake.sum().clamp(min=1e-8)
