@@ -132,3 +132,20 @@ def test_probe_tool_scores_each_setting_and_refuses_bad_ones(tmp_path):
     run = subprocess.run([sys.executable, str(tool), "--data", str(tmp_path), "--windows", "8"],
                          capture_output=True, text=True)
     assert run.returncode == 2 and "select_window" in run.stderr and "Traceback" not in run.stderr
+
+    from vidiff.model import Refiner, RefinerConfig
+    from vidiff.model.weights import save_weights
+
+    choosing = Refiner(RefinerConfig(channels=(4, 8, 8), alternate=True))
+    with torch.no_grad():
+        choosing.head.bias[-1] = 20.0  # takes Farneback's pair everywhere
+    paths = [save_weights(tmp_path / f"{k}.safetensors", None, refiner=net) for k, net in
+             (("alt", choosing), ("plain", Refiner(RefinerConfig(channels=(4, 8, 8)))))]
+    common = [sys.executable, str(tool), "--data", str(tmp_path), "--windows", "9", "--margins",
+              "0.5", "--threads", "1", "--refiner"]
+    run = subprocess.run(common + [str(paths[0])], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert re.search(r"alt\.safetensors: share of the alternate 1\.0000 on average, above 0\.5 "
+                     r"at 100\.000% of pixels", run.stdout), run.stdout
+    run = subprocess.run(common + [str(paths[1])], capture_output=True, text=True)
+    assert run.returncode == 2 and "no learned choice" in run.stderr and "Traceback" not in run.stderr

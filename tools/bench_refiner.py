@@ -63,9 +63,9 @@ def main() -> int:
     refined = RefinedMotion(refiner, motion)
     rows = [("parameters", f"{sum(p.numel() for p in refiner.parameters()) / 1e6:.2f} M")]
     f0, f1 = pair(*SIZES["720p"])
-    flows = motion.full_flows(f0, f1)
+    flows, alt = motion.full_flow_candidates(f0, f1)
     with torch.inference_mode(), FlopCounterMode(display=False) as counter:
-        refiner(f0, f1, flows[:, :2] / 2, flows[:, 2:] / 2, 0.5, flows=flows)
+        refiner(f0, f1, flows[:, :2] / 2, flows[:, 2:] / 2, 0.5, flows=flows, alt_flows=alt)
     rows.append(("FLOPs per in-between frame at 1280x720", f"{counter.get_total_flops() / 1e9:.1f} G"))
     for name, (h, w) in SIZES.items():
         f0, f1 = pair(h, w)
