@@ -2,11 +2,12 @@
 
 It implements :class:`vidiff.motion.MotionEstimator`, so everything that takes a motion estimate
 (the interpolation pipeline, :func:`vidiff.model.build_cond` for the diffusion model) takes it
-unchanged: motion (DIS flows, and Farneback's where they win), learned mean (this) and diffusion (on ``x - mean``) stay three
-separable parts. Times strictly inside (0, 1) are refined by the refiner; times past frame1
-(``t > 1``: prediction, ``vidiff generate``) by the predictor when there is one (the same network
-trained on prediction); 0 and 1 return the inputs; anything else (no refiner or predictor for it,
-or ``t < 0``) gets the plain motion estimate.
+unchanged: motion (DIS flows, and Farneback's where they fit better), learned mean (this) and
+diffusion (on ``x - mean``) stay three separable parts. Times strictly inside (0, 1) are refined
+by the refiner; times past frame1 (``t > 1``: prediction, ``vidiff generate``) by the predictor
+when there is one (the same network trained on prediction); 0 and 1 return the inputs; anything
+else (no refiner or predictor for it, or ``t < 0``) gets the plain motion estimate. A network
+with ``alternate`` (:mod:`.refiner`) is also given the motion step's second flow's own pair.
 
 ``max_memory`` (bytes for one call, or a :class:`.memory.Budget`) runs the refiner's U-Net in overlapping
 tiles when a frame would not fit (:mod:`.tiling`); ``None`` runs whole frames.
@@ -62,7 +63,10 @@ class RefinedMotion:
             if prepared is None:
                 dtype = next(net.parameters()).dtype
                 f0, f1 = (_last(f.to(dtype)) for f in (frame0, frame1))
-                flows, alt = self.motion.full_flow_candidates(frame0, frame1)
+                if any(n is not None and n.config.alternate for n in nets):
+                    flows, alt = self.motion.full_flow_candidates(frame0, frame1)
+                else:  # no network chooses: the second flow's own pair is not needed
+                    flows, alt = self.motion.full_flows(frame0, frame1), None
                 flows = _last(flows.to(dtype))
                 alt = None if alt is None else _last(alt.to(dtype))
                 prepared = True
