@@ -102,8 +102,10 @@ def main() -> int:
                 frames["DIS alone"], frames["Farneback alone"], truth)
             for k, frame in frames.items():
                 scores[k].append(float(psnr(quantised(frame)[0], truth[0])))
+            if refiners:  # the default motion step's flows, once for every refiner
+                candidates = default.full_flow_candidates(f0, f1)
             for w, net in refiners.items():
-                uses[w].append(choice_use(net, default, f0, f1))
+                uses[w].append(choice_use(net, *candidates, f0, f1))
         base = np.mean(scores["DIS alone"])
         print(f"{name} ({len(found)} triplets, {time.time() - start:.0f} s)")
         for k, v in scores.items():
@@ -116,10 +118,11 @@ def main() -> int:
 
 
 @torch.inference_mode()
-def choice_use(net, motion: FlowMotion, f0: torch.Tensor, f1: torch.Tensor) -> tuple[float, float]:
+def choice_use(net, flows: torch.Tensor, alt: torch.Tensor | None, f0: torch.Tensor,
+               f1: torch.Tensor) -> tuple[float, float]:
     """``(mean share of the alternate, share of pixels above 0.5)`` of a refiner with
-    ``alternate`` on one pair's middle frame, with ``motion``'s flows as inference gives them."""
-    flows, alt = motion.full_flow_candidates(f0, f1)
+    ``alternate`` on one pair's middle frame, given the motion step's chosen flows and its second
+    flow's own pair (:meth:`FlowMotion.full_flow_candidates`), as inference gives them."""
     ft0, ft1 = flows_to_time(flows[:, :2], flows[:, 2:], 0.5)
     share = net(f0, f1, ft0, ft1, 0.5, flows=flows, alt_flows=alt)["alternate"]
     return float(share.mean()), float((share > 0.5).float().mean())
