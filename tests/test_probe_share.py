@@ -33,7 +33,8 @@ def test_a_share_of_one_is_the_blend_and_the_probe_shows_what_it_costs_and_gains
     done = run_tool(silent, "--sets", "", "--packs", pack, "--shrink", "0.05")
     assert done.returncode == 0, done.stderr
     rows, share = report(done.stdout)
-    assert share == 0 and set(rows) == {"mu", "share", "share shrunk by 0.05", "share off"}
+    assert share == 0 and set(rows) == {"mu", "share", "share shrunk by 0.05", "share off",
+                                        "share x k per sample (oracle)"}
     assert all(gain == 0 for gain, _ in rows.values())  # a zero head: exactly mu
 
     net = Refiner(config)
@@ -46,6 +47,30 @@ def test_a_share_of_one_is_the_blend_and_the_probe_shows_what_it_costs_and_gains
     assert rows["share"][1] > rows["mu"][1] + 5  # pooled: the blend's win on one sample...
     first, _ = report(run_tool(full, "--sets", "", "--packs", pack, "--pack-samples", "1").stdout)
     assert first["share"][0] < -5  # ...and its loss on the one where mu is exact
+    # knowing per sample how much to hedge: the blend where it wins, nothing where mu is exact
+    oracle = rows["share x k per sample (oracle)"]
+    assert oracle[0] > max(rows["share"][0], rows["share off"][0]) + 2
+    assert oracle[1] >= rows["share"][1] - 0.01
+
+
+def test_the_share_rescaled_is_reported_beside_it(tmp_path):
+    pack = blend_pack(tmp_path)
+    config = RefinerConfig(channels=(4, 8, 8), fallback=True)
+    silent = save_weights(tmp_path / "silent.safetensors", None, {}, refiner=Refiner(config))
+    done = run_tool(silent, "--sets", "", "--packs", pack, "--scale", "2x1.5,3")
+    assert done.returncode == 0, done.stderr
+    rows, _ = report(done.stdout)
+    assert {"share x 2 ^ 1.5", "share x 3 ^ 1"} <= set(rows)
+    assert rows["share x 2 ^ 1.5"][0] == 0  # no share: nothing to rescale
+
+    net = Refiner(config)
+    with torch.no_grad():
+        net.head.bias[OUT_CHANNELS] = 20.0  # the blend everywhere
+    full = save_weights(tmp_path / "full.safetensors", None, {}, refiner=net)
+    rows, _ = report(run_tool(full, "--sets", "", "--packs", pack, "--scale", "0.5").stdout)
+    mu, half, whole = rows["mu"][1], rows["share x 0.5 ^ 1"][1], rows["share"][1]
+    assert mu < half < whole  # pooled: half of the blend wins half as much
+    assert run_tool(full, "--sets", "", "--scale", "0x2").returncode == 2
 
 
 def test_a_refiner_without_a_fallback_share_is_one_clear_line(tmp_path):
