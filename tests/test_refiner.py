@@ -5,7 +5,7 @@ import pytest
 import torch
 from media import pattern_frame
 
-from vidiff.errors import WeightsError
+from vidiff.errors import OptionError, WeightsError
 from vidiff.model import (
     Denoiser,
     ModelConfig,
@@ -17,6 +17,7 @@ from vidiff.model import (
     read_parts,
     save_weights,
 )
+from vidiff.model.refiner import without_outputs
 from vidiff.motion import FlowMotion, backward_warp, flows_to_time
 
 
@@ -65,6 +66,36 @@ def test_outputs_mean_what_they_say():
     expected[:, 0] += 0.2
     assert torch.allclose(out["frame"], expected, atol=1e-4)
     assert torch.allclose(out["mu"], (f0 + f1) / 2, atol=1e-6)
+
+
+def zeroed(refiner, *groups):
+    return without_outputs(refiner, groups)
+
+
+def test_each_output_group_lies_where_the_config_says():
+    cfg = RefinerConfig(channels=(4, 8, 8), flow_gain=True, fallback=True, alternate=True)
+    slices = cfg.output_slices
+    assert list(slices) == ["correction", "blend", "residual", "gain", "fallback", "alternate"]
+    covered = sorted(i for sl in slices.values() for i in range(cfg.out_channels)[sl])
+    assert covered == list(range(cfg.out_channels))  # every channel in exactly one group
+    assert list(RefinerConfig.tiny().output_slices) == ["correction", "blend", "residual"]
+    torch.manual_seed(0)
+    refiner = Refiner(cfg)
+    torch.nn.init.normal_(refiner.head.weight, std=0.3)
+    torch.nn.init.normal_(refiner.head.bias, std=0.3)
+    f0, f1 = frames_pair()
+    flows, alt = torch.randn(1, 4, 40, 56), torch.randn(1, 4, 40, 56)
+    ft0, ft1 = flows_to_time(flows[:, :2], flows[:, 2:], 0.5)
+    full = refiner(f0, f1, ft0, ft1, 0.5, alt_flows=alt)
+    assert not torch.allclose(full["frame"], full["mu"], atol=1e-3)
+    none = zeroed(refiner, *slices)(f0, f1, ft0, ft1, 0.5, alt_flows=alt)
+    assert torch.allclose(none["frame"], none["mu"], atol=1e-5)  # all off: the motion estimate
+    no_share = zeroed(refiner, "fallback")(f0, f1, ft0, ft1, 0.5, alt_flows=alt)
+    assert torch.allclose(no_share["frame"], full["unmixed"], atol=1e-6)
+    no_residual = zeroed(refiner, "residual")(f0, f1, ft0, ft1, 0.5, alt_flows=alt)
+    assert no_residual["residual"].abs().max() == 0
+    with pytest.raises(OptionError, match="no output 'gain'"):
+        without_outputs(Refiner(RefinerConfig.tiny()), ["gain"])
 
 
 def test_weights_hold_parts(tmp_path):

@@ -7,6 +7,8 @@ A quick check for training runs (the full report with SSIM, IE and peers is tool
 Evaluation sets only: nothing here trains. Each method's gain over mu is also given apart for
 still triplets (mean DIS flow under ``--still-px``, 0.5 px: mu is at 40-55 dB there and every
 change costs dearly) and moving ones: a mean over a set hides which of the two a model hurts.
+``--without residual,fallback`` adds each weights with that output zeroed
+(:func:`vidiff.model.refiner.without_outputs`): what each correction is worth, per triplet.
 ``--warps bilinear`` adds the motion estimate with other warps than the default (bicubic), for
 the same flows. ``--blend`` adds the 50/50 blend of the inputs and, as a bound on what knowing when to distrust
 the flow is worth, the better of mu and the blend chosen per triplet with the truth in hand;
@@ -28,8 +30,10 @@ import numpy as np
 import torch
 from benchmark import DEFAULT_DATA, read_rgb, triplets  # tools/benchmark.py
 
+from vidiff.errors import OptionError
 from vidiff.metrics import psnr, ssim
 from vidiff.model.refined_motion import RefinedMotion
+from vidiff.model.refiner import without_outputs
 from vidiff.model.weights import load_refiner
 from vidiff.motion import FlowMotion, FlowMotionConfig
 from vidiff.train.triplets import is_hold
@@ -62,6 +66,9 @@ def main() -> int:
                         help="comma-separated warp modes to also score mu with (e.g. bilinear)")
     parser.add_argument("--blend", action="store_true",
                         help="also the 50/50 blend and the per-triplet best of mu and blend (oracle)")
+    parser.add_argument("--without", default="",
+                        help="comma-separated outputs (correction, blend, residual, gain, fallback, "
+                             "alternate): also each weights with that output zeroed")
     parser.add_argument("--per-triplet", action="store_true",
                         help="also each triplet's mu PSNR and every method's gain over it")
     parser.add_argument("--still-px", type=float, default=0.5,
@@ -75,6 +82,13 @@ def main() -> int:
         methods[str(w)] = RefinedMotion(load_refiner(w), motion)
         if args.ensemble:
             methods[f"{w} (ensemble)"] = RefinedMotion(load_refiner(w), motion, ensemble=True)
+        for group in filter(None, args.without.split(",")):
+            try:
+                net = without_outputs(load_refiner(w), [group])
+            except OptionError as err:
+                print(f"error: {w}: {err}", file=sys.stderr)
+                return 2
+            methods[f"{w} without {group}"] = RefinedMotion(net, motion)
     for mode in filter(None, args.warps.split(",")):
         methods[f"mu ({mode} warps)"] = FlowMotion(FlowMotionConfig(warp=mode))
     if args.blend:

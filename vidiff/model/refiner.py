@@ -145,6 +145,20 @@ class RefinerConfig:
         return (OUT_CHANNELS + (2 if self.flow_gain else 0) + (1 if self.fallback else 0)
                 + (1 if self.alternate else 0))
 
+    @property
+    def output_slices(self) -> dict[str, slice]:
+        """Where each output lies among the head's channels: ``correction`` (both sides' flow
+        corrections), ``blend`` (the blend logit), ``residual``, and ``gain``, ``fallback`` and
+        ``alternate`` where the config has them. Each is a correction that is zero at zero."""
+        out = {"correction": slice(0, 4), "blend": slice(4, 5), "residual": slice(5, 8)}
+        at = OUT_CHANNELS
+        for name, size in (("gain", 2 if self.flow_gain else 0), ("fallback", int(self.fallback)),
+                           ("alternate", int(self.alternate))):
+            if size:
+                out[name] = slice(at, at + size)
+                at += size
+        return out
+
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
 
@@ -380,3 +394,21 @@ class Refiner(FlatUNet):
             frame = frame + share * (blend - frame)
         res["frame"] = frame
         return res
+
+
+def without_outputs(refiner: Refiner, groups) -> Refiner:
+    """A copy of ``refiner`` whose head gives zero for each named output group
+    (:attr:`RefinerConfig.output_slices`): what the refiner gives without that correction, for
+    probes (``tools/eval_refiner.py --without``)."""
+    import copy
+
+    slices = refiner.config.output_slices
+    unknown = sorted(set(groups) - set(slices))
+    if unknown:
+        raise OptionError(f"this refiner has no output {unknown[0]!r} (it has {', '.join(slices)})")
+    out = copy.deepcopy(refiner)
+    with torch.no_grad():
+        for name in groups:
+            out.head.weight[slices[name]] = 0
+            out.head.bias[slices[name]] = 0
+    return out
