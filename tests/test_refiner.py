@@ -98,6 +98,18 @@ def test_each_output_group_lies_where_the_config_says():
         without_outputs(Refiner(RefinerConfig.tiny()), ["gain"])
 
 
+def test_a_refiner_without_colour_residual_draws_none_and_negative_scales_are_refused():
+    refiner = Refiner(RefinerConfig(channels=(4, 8, 8), residual_scale=0.0))
+    with torch.no_grad():
+        refiner.head.bias[5:8] = 5.0  # would be +0.5 on every channel with the default scale
+    f0, f1 = frames_pair()
+    out = refiner(f0, f1, torch.zeros(1, 2, 40, 56), torch.zeros(1, 2, 40, 56), 0.5)
+    assert out["residual"].abs().max() == 0
+    assert torch.allclose(out["frame"], out["mu"], atol=1e-6)
+    with pytest.raises(OptionError, match="residual_scale must be 0"):
+        RefinerConfig(residual_scale=-0.1)
+
+
 def test_weights_hold_parts(tmp_path):
     refiner = Refiner(RefinerConfig.tiny())
     torch.nn.init.normal_(refiner.head.weight, std=0.1)

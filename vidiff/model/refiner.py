@@ -19,7 +19,8 @@ refiner returns the motion estimate exactly):
   trust, which an additive correction of a few pixels cannot);
 - a blend weight per pixel (``sigmoid(logit + logit(1 - s))``, so ``1 - s`` at zero): occlusions
   are where one side must win;
-- a colour residual (``b 3 h w``, scaled by ``residual_scale``) for what no warp can supply;
+- a colour residual (``b 3 h w``, scaled by ``residual_scale``) for what no warp can supply
+  (``residual_scale = 0``: none; its head channels stay, unused, so weights move both ways);
 - with ``fallback``, a per-pixel share ``f`` of the plain time-weighted blend of the two input
   frames, in (-0.02, 1) and 0 at zero: where the flow cannot be trusted at all (sub-pixel noise
   in a still scene, flicker, compression), the blend is often the better frame, and a direct
@@ -73,7 +74,7 @@ class RefinerConfig:
     channels: tuple[int, ...] = (16, 32, 64, 128)  # per level; level 0 at full resolution
     flow_scale: float = 20.0  # flows enter the network divided by this (pixels)
     flow_correction: float = 4.0  # network output 1 = this many pixels of flow correction
-    residual_scale: float = 0.1  # network output 1 = this much colour residual (frames in [0, 1])
+    residual_scale: float = 0.1  # network output 1 = this much colour residual (frames in [0, 1]); 0: none
     flow_gain: bool = False  # two more outputs: a factor in (0, 2) on each side's flow to time
     warp: str = "bicubic"  # how it samples the frames (vidiff.motion.warp), as the motion step
     fallback: bool = False  # one more output: a per-pixel share of the plain blend of the frames
@@ -99,9 +100,11 @@ class RefinerConfig:
                               "coarse pass corrects the chosen flows only)")
         if self.warp not in WARP_MODES:
             raise OptionError(f"RefinerConfig: warp must be one of {list(WARP_MODES)}")
-        for name in ("flow_scale", "flow_correction", "residual_scale", "coarse_correction"):
+        for name in ("flow_scale", "flow_correction", "coarse_correction"):
             if not getattr(self, name) > 0:
                 raise OptionError(f"RefinerConfig: {name} must be positive")
+        if not self.residual_scale >= 0:
+            raise OptionError("RefinerConfig: residual_scale must be 0 (no colour residual) or positive")
 
     # Keys that weights files saved before the key existed lack, with the value those weights were
     # trained with (not today's default): bilinear warps until 2026-12-01.
