@@ -68,10 +68,6 @@ def test_outputs_mean_what_they_say():
     assert torch.allclose(out["mu"], (f0 + f1) / 2, atol=1e-6)
 
 
-def zeroed(refiner, *groups):
-    return without_outputs(refiner, groups)
-
-
 def test_each_output_group_lies_where_the_config_says():
     cfg = RefinerConfig(channels=(4, 8, 8), flow_gain=True, fallback=True, alternate=True)
     slices = cfg.output_slices
@@ -88,11 +84,11 @@ def test_each_output_group_lies_where_the_config_says():
     ft0, ft1 = flows_to_time(flows[:, :2], flows[:, 2:], 0.5)
     full = refiner(f0, f1, ft0, ft1, 0.5, alt_flows=alt)
     assert not torch.allclose(full["frame"], full["mu"], atol=1e-3)
-    none = zeroed(refiner, *slices)(f0, f1, ft0, ft1, 0.5, alt_flows=alt)
+    none = without_outputs(refiner, slices)(f0, f1, ft0, ft1, 0.5, alt_flows=alt)
     assert torch.allclose(none["frame"], none["mu"], atol=1e-5)  # all off: the motion estimate
-    no_share = zeroed(refiner, "fallback")(f0, f1, ft0, ft1, 0.5, alt_flows=alt)
+    no_share = without_outputs(refiner, ["fallback"])(f0, f1, ft0, ft1, 0.5, alt_flows=alt)
     assert torch.allclose(no_share["frame"], full["unmixed"], atol=1e-6)
-    no_residual = zeroed(refiner, "residual")(f0, f1, ft0, ft1, 0.5, alt_flows=alt)
+    no_residual = without_outputs(refiner, ["residual"])(f0, f1, ft0, ft1, 0.5, alt_flows=alt)
     assert no_residual["residual"].abs().max() == 0
     with pytest.raises(OptionError, match="no output 'gain'"):
         without_outputs(Refiner(RefinerConfig.tiny()), ["gain"])

@@ -52,6 +52,7 @@ the estimate of the flows as given.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 from dataclasses import dataclass
@@ -152,7 +153,8 @@ class RefinerConfig:
     def output_slices(self) -> dict[str, slice]:
         """Where each output lies among the head's channels: ``correction`` (both sides' flow
         corrections), ``blend`` (the blend logit), ``residual``, and ``gain``, ``fallback`` and
-        ``alternate`` where the config has them. Each is a correction that is zero at zero."""
+        ``alternate`` where the config has them. Each is a correction that is zero at zero;
+        :meth:`Refiner._refine` reads the head through this."""
         out = {"correction": slice(0, 4), "blend": slice(4, 5), "residual": slice(5, 8)}
         at = OUT_CHANNELS
         for name, size in (("gain", 2 if self.flow_gain else 0), ("fallback", int(self.fallback)),
@@ -361,20 +363,21 @@ class Refiner(FlatUNet):
             dim=1,
         )
         out = self.unet(x)
-        d0 = out[:, 0:2] * cfg.flow_correction
-        d1 = out[:, 2:4] * cfg.flow_correction
+        part = {name: out[:, sl] for name, sl in cfg.output_slices.items()}
+        d0 = part["correction"][:, :2] * cfg.flow_correction
+        d1 = part["correction"][:, 2:] * cfg.flow_correction
         gain0 = gain1 = 1.0
         if cfg.flow_gain:  # scale each flow first (1 at zero): damp motion it cannot trust
-            gain0, gain1 = 2 * torch.sigmoid(out[:, 8:9]), 2 * torch.sigmoid(out[:, 9:10])
+            gain0, gain1 = (2 * torch.sigmoid(part["gain"])).split(1, dim=1)
         flow_t0, flow_t1 = flow_t0 * gain0 + d0, flow_t1 * gain1 + d1
         warp0 = backward_warp(frame0, flow_t0, at, cfg.warp)
         warp1 = backward_warp(frame1, flow_t1, at, cfg.warp)
-        weight0 = torch.sigmoid(out[:, 4:5] + torch.log((1 - s) / s))
-        residual = out[:, 5:8] * cfg.residual_scale
+        weight0 = torch.sigmoid(part["blend"] + torch.log((1 - s) / s))
+        residual = part["residual"] * cfg.residual_scale
         frame = warp1 + weight0 * (warp0 - warp1) + residual
         res = {"mu": mu, "weight0": weight0, "residual": residual}
         if cfg.alternate:  # the same gain and correction on the alternate flows, then the choice
-            logit = out[:, cfg.out_channels - 1:]
+            logit = part["alternate"]
             choice = res["alternate"] = fallback_share(logit)
             res["alternate_logit"] = logit + FALLBACK_BIAS
             alt_t0, alt_t1 = alt[:, :2] * gain0 + d0, alt[:, 2:] * gain1 + d1
@@ -388,8 +391,7 @@ class Refiner(FlatUNet):
         if delta is not None:
             res["coarse"] = delta
         if cfg.fallback:
-            at_gain = OUT_CHANNELS + (2 if cfg.flow_gain else 0)
-            logit = out[:, at_gain:at_gain + 1]
+            logit = part["fallback"]
             share = res["fallback"] = fallback_share(logit)
             res["fallback_logit"] = logit + FALLBACK_BIAS
             blend = res["blend"] = torch.lerp(crop0, crop1, s)
@@ -403,8 +405,6 @@ def without_outputs(refiner: Refiner, groups) -> Refiner:
     """A copy of ``refiner`` whose head gives zero for each named output group
     (:attr:`RefinerConfig.output_slices`): what the refiner gives without that correction, for
     probes (``tools/eval_refiner.py --without``)."""
-    import copy
-
     slices = refiner.config.output_slices
     unknown = sorted(set(groups) - set(slices))
     if unknown:
