@@ -271,8 +271,11 @@ class FlowMotion:
     @torch.no_grad()
     def full_flows(self, frame0: Tensor, frame1: Tensor) -> Tensor:
         """``b 4 h w``: the flows 0->1 and 1->0 at the frames' size (pixels of that size), as the
-        estimate uses them (a learned refinement starts from these; see :mod:`vidiff.model.refiner`)."""
-        return self.full_flow_candidates(frame0, frame1)[0]
+        estimate uses them (a learned refinement starts from these; see :mod:`vidiff.model.refiner`).
+        Only the chosen pair is brought to the frames' size."""
+        check_pair(frame0, frame1, [0.5])
+        chosen, _ = self.flow_candidates(frame0.float(), frame1.float())
+        return upsample_flow(chosen, *frame0.shape[-2:], flow_channels=4)
 
     @torch.no_grad()
     def full_flow_candidates(self, frame0: Tensor, frame1: Tensor) -> tuple[Tensor, Tensor | None]:
