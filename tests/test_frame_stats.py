@@ -155,3 +155,26 @@ def test_a_pack_with_frame_numbers_draws_the_same_batches_and_trains(tmp_path):
 
     last = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
     assert last["step"] == 10 and {"pack0", "pack1"} <= set(last["eval"])
+
+
+def test_damage_can_be_given_per_pack(tmp_path):
+    from vidiff.errors import OptionError
+    from vidiff.train.refine_loop import load_refiner_config
+
+    packs = [read_triplets(stats_pack(tmp_path, name=n)) for n in ("a", "b")]
+
+    def draw(degrade, mix=(1.0, 0.0)):
+        return Sampler(packs, mix, 32, degrade=degrade).batch(np.random.default_rng(4), 6)
+
+    clean = draw(0.0)
+    assert torch.equal(draw((0.0, 1.0))["frame0"], clean["frame0"])  # only the other pack's
+    damaged = draw((1.0, 0.0))
+    assert not torch.equal(damaged["frame0"], clean["frame0"])
+    assert torch.equal(damaged["clean0"][0], clean["frame0"][0])  # the first crop, damaged
+    assert torch.equal(draw(0.5, (1.0, 1.0))["frame0"], draw((0.5, 0.5), (1.0, 1.0))["frame0"])
+    for bad in ((0.5,), (0.5, 1.5)):
+        with pytest.raises(OptionError, match="one per pack"):
+            draw(bad)
+    config = tmp_path / "d.toml"
+    config.write_text("[train]\ndegrade = [0.5, 0.0]\n")
+    assert load_refiner_config(config).train.degrade == (0.5, 0.0)

@@ -59,7 +59,8 @@ class RefinerTrain:
     ema_decay: float = 0.999
     grad_clip: float = 1.0
     mix: tuple[float, ...] = ()  # weight per --data pack (default: equal)
-    degrade: float = 0.0  # share of samples given video-like degradations (see degrade())
+    degrade: float | tuple[float, ...] = 0.0  # share of samples given video-like damage
+    # (see degrade()): one for all packs, or one per --data pack
     still: float = 0.0  # share of samples made still scenes (see still_scene())
     still_layer: float = 0.0  # share of those given a moving object over the still background
     loss: str = "charbonnier"  # or "mse" / "log_mse" (batch / mean per-sample PSNR); see LOSSES
@@ -100,6 +101,8 @@ def load_refiner_config(path) -> RefinerRun:
     tr = dict(data.get("train", {}))
     if "mix" in tr:
         tr["mix"] = tuple(float(v) for v in tr["mix"])
+    if isinstance(tr.get("degrade"), list):
+        tr["degrade"] = tuple(float(v) for v in tr["degrade"])
     if tr.get("loss", "charbonnier") not in LOSSES:
         raise OptionError(f"--config {path}: loss must be one of {', '.join(LOSSES)}")
     train = RefinerTrain(**tr)

@@ -29,13 +29,13 @@ UNKNOWN = np.full(3, np.nan, np.float32)  # frame_stats of a sample whose whole 
 
 class Sampler:
     def __init__(self, packs: list[Triplets], mix: tuple[float, ...], crop: int,
-                 degrade: float = 0.0, still: float = 0.0, still_layer: float = 0.0,
+                 degrade: float | tuple[float, ...] = 0.0, still: float = 0.0, still_layer: float = 0.0,
                  blend_wins: float = 0.0, warp: str = "bicubic"):
         from vidiff.motion import FlowMotion
 
         self.packs = packs
         self.crop = crop
-        self.degrade = degrade
+        self.degrade = _per_pack(degrade, len(packs))
         self.still = still
         self.still_layer = still_layer
         self.motion = FlowMotion() if still else None
@@ -79,7 +79,7 @@ class Sampler:
                 fl, truth = both[:-4], both[-4:]
                 known = getattr(pack, "frame_stats", None)  # a Triplets' (or None), or absent
                 stats.append(known[i] if known is not None else UNKNOWN)
-                if self.degrade and rng.random() < self.degrade:
+                if self.degrade[k] and rng.random() < self.degrade[k]:
                     clean.append(fr[[0, 2]])
                     fr = degrade(fr, rng)
             if len(clean) < len(stats):
@@ -153,3 +153,13 @@ def _stats_tensors(stats: np.ndarray, clean: np.ndarray) -> dict:
     img = torch.from_numpy(np.ascontiguousarray(clean)).permute(1, 0, 4, 2, 3).float() / 255.0
     return {"frame_stats": torch.from_numpy(stats.astype(np.float32)), "clean0": img[0],
             "clean1": img[1]}
+
+
+def _per_pack(degrade: float | tuple[float, ...], packs: int) -> list[float]:
+    """``degrade`` as one share per pack: a number is every pack's; a sequence needs one share per
+    pack. Each share is in [0, 1]."""
+    many = isinstance(degrade, (tuple, list))
+    shares = [float(d) for d in degrade] if many else [float(degrade)] * packs
+    if len(shares) != packs or not all(0 <= d <= 1 for d in shares):
+        raise OptionError(f"degrade {degrade} needs one share in [0, 1], or one per pack ({packs})")
+    return shares
