@@ -79,3 +79,31 @@ def test_a_refiner_without_a_fallback_share_is_one_clear_line(tmp_path):
     done = run_tool(plain, "--sets", "")
     assert done.returncode == 2 and "has no fallback share" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_other_hedges_blur_and_time_are_reported_beside_the_share(tmp_path):
+    sys.path.insert(0, str(TOOL.parent))
+    try:
+        from probe_share import gaussian_blur
+    finally:
+        sys.path.remove(str(TOOL.parent))
+    flat = torch.full((1, 3, 9, 9), 0.25)
+    assert torch.allclose(gaussian_blur(flat, 1.5), flat)  # a blur keeps what is flat
+    dot = torch.zeros(1, 1, 15, 15)
+    dot[..., 7, 7] = 1
+    soft = gaussian_blur(dot, 1.0)
+    assert abs(float(soft.sum()) - 1) < 1e-5 and float(soft.max()) < 0.2
+
+    pack = blend_pack(tmp_path)
+    config = RefinerConfig(channels=(4, 8, 8), fallback=True)
+    silent = save_weights(tmp_path / "silent.safetensors", None, {}, refiner=Refiner(config))
+    done = run_tool(silent, "--sets", "", "--packs", pack, "--blur", "1.5", "--spread", "0.1")
+    assert done.returncode == 0, done.stderr
+    rows, _ = report(done.stdout)
+    assert {"blur 1.5 in the blend's place", "half blend, half blur 1.5", "mean over t +- 0.1",
+            "best of t +- 0.1 per sample (oracle)"} <= set(rows)
+    assert rows["blur 1.5 in the blend's place"][0] == 0  # no share: the blur is never mixed in
+    assert rows["best of t +- 0.1 per sample (oracle)"][0] >= 0  # the three include t itself
+    assert rows["mean over t +- 0.1"][0] != 0  # a silent refiner is mu only at t
+    for bad in (("--spread", "0.5"), ("--blur", "0")):
+        assert run_tool(silent, "--sets", "", *bad).returncode == 2

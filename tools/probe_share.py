@@ -2,7 +2,8 @@
 """How a refiner's fallback share (the per-pixel share of the plain blend) spends its PSNR.
 
     python tools/probe_share.py WEIGHTS [--sets middlebury,ucf101] [--packs packs/photos ...]
-                                [--shrink 0,0.05,0.1] [--scale 1.5,2x1.5] [--threads 1]
+                                [--shrink 0,0.05,0.1] [--scale 1.5,2x1.5] [--blur 0.7,1.5]
+                                [--spread 0.05,0.1] [--threads 1]
 
 For each evaluation set (Middlebury, UCF101; evaluation only, nothing here trains) and each
 triplet pack's held-out samples (the training log's evaluation crops), with the refiner run on
@@ -15,6 +16,12 @@ to refine whole):
 - with the share rescaled, ``min(a * f ** g, 1)`` for each ``--scale`` ``a`` or ``axg``
   (a calibration: a share that is right where it hedges but too timid, or too even, shows it);
 - the same with the share off (the frame before the mix);
+- other hedges in the blend's place, for each ``--blur`` sigma (px): the frame before the mix
+  blurred (what uncertainty about *where* a thing is calls for), in place of the blend and as
+  half of it;
+- a hedge along time, for each ``--spread`` ``d``: the refined frames at ``t - d``, ``t`` and
+  ``t + d`` averaged (what uncertainty about *when* the truth was taken calls for), and the best
+  of the three per sample (an oracle: what knowing the truth's time is worth);
 - the share scaled per triplet (or crop) by the factor ``k`` that fits the truth best (least
   squares; ``min(k f, 1)``, ``k >= 0``), with the median ``k``: an upper bound on what knowing
   *how much* to hedge in each frame is worth, given where the share hedges;
@@ -34,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from benchmark import DEFAULT_DATA, read_rgb, triplets  # tools/benchmark.py
 from eval_refiner import to_tensor  # tools/eval_refiner.py
 
@@ -49,10 +57,10 @@ def psnr(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return -10 * torch.log10((x - y).square().flatten(1).mean(1).clamp(min=1e-10))
 
 
-def variants(res: dict, shrinks: list[float],
-             scales: list[tuple[float, float]] = ()) -> dict[str, torch.Tensor]:
+def variants(res: dict, shrinks: list[float], scales: list[tuple[float, float]] = (),
+             blurs: list[float] = ()) -> dict[str, torch.Tensor]:
     """The refined frame with the share as it is, shrunk by each tau, rescaled by each
-    ``(a, g)`` and off."""
+    ``(a, g)``, off, and with a blur of each sigma in the blend's place or half of it."""
     f, u, b = res["fallback"], res["unmixed"], res["blend"]
     out = {}
     for tau in shrinks:
@@ -61,6 +69,41 @@ def variants(res: dict, shrinks: list[float],
     for a, g in scales:
         out[f"share x {a:g} ^ {g:g}"] = u + (a * f.clamp(min=0) ** g).clamp(max=1) * (b - u)
     out["share off"] = u
+    for sigma in blurs:
+        soft = gaussian_blur(u, sigma)
+        out[f"blur {sigma:g} in the blend's place"] = u + f.clamp(0, 1) * (soft - u)
+        out[f"half blend, half blur {sigma:g}"] = u + f.clamp(0, 1) * ((b + soft) / 2 - u)
+    return out
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """``b c h w`` blurred by a Gaussian of ``sigma`` px (separable, edges replicated)."""
+    r = max(1, round(3 * sigma))
+    k = torch.exp(-torch.arange(-r, r + 1, dtype=x.dtype) ** 2 / (2 * sigma * sigma))
+    k = (k / k.sum()).repeat(x.shape[1], 1, 1, 1)
+    x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="replicate"), k.view(-1, 1, 1, 2 * r + 1),
+                 groups=x.shape[1])
+    return F.conv2d(F.pad(x, (0, 0, r, r), mode="replicate"), k.view(-1, 1, 2 * r + 1, 1),
+                    groups=x.shape[1])
+
+
+def refine(net, frame0, frame1, flows, t) -> dict:
+    """The refiner's outputs at ``t`` (a float or ``(b,)``), on the flows as
+    ``vidiff interpolate`` uses them."""
+    ft0, ft1 = flows_to_time(flows[:, :2], flows[:, 2:], t)
+    return net(frame0, frame1, ft0, ft1, t, flows=flows)
+
+
+def time_spread(net, frame0, frame1, flows, t, spreads: list[float]) -> dict[str, list]:
+    """``{name: [frames]}`` for each spread ``d``: the refined frames at ``t - d``, ``t``, ``t + d``
+    (times kept inside (0, 1)), whose mean and per-sample best :class:`Tally` reports."""
+    t = torch.as_tensor(t, dtype=frame0.dtype).reshape(-1).expand(frame0.shape[0])
+    centre = refine(net, frame0, frame1, flows, t)["frame"]
+    out = {}
+    for d in spreads:
+        side = [refine(net, frame0, frame1, flows, (t + s).clamp(0.01, 0.99))["frame"]
+                for s in (-d, d)]
+        out[f"t +- {d:g}"] = [side[0], centre, side[1]]
     return out
 
 
@@ -82,12 +125,19 @@ class Tally:
         self.n = 0
 
     def add(self, res: dict, target: torch.Tensor, shrinks: list[float],
-            scales: list[tuple[float, float]] = ()) -> None:
+            scales: list[tuple[float, float]] = (), blurs: list[float] = (),
+            spread: dict[str, list] | None = None) -> None:
         p_mu = psnr(res["mu"], target)
         oracle, k = oracle_scale(res, target)
         self.k.append(k)
-        named = {"mu": res["mu"], **variants(res, shrinks, scales),
+        named = {"mu": res["mu"], **variants(res, shrinks, scales, blurs),
                  "share x k per sample (oracle)": oracle}
+        for name, frames in (spread or {}).items():
+            named[f"mean over {name}"] = sum(frames) / len(frames)
+            scores = torch.stack([psnr(x, target) for x in frames])  # n b
+            best = scores.argmax(0)
+            named[f"best of {name} per sample (oracle)"] = torch.stack(
+                [frames[int(j)][i] for i, j in enumerate(best)])
         for name, x in named.items():
             self.gain.setdefault(name, []).append(psnr(x, target) - p_mu)
             err = (x.clamp(0, 1) - target).square().flatten(1).mean(1)
@@ -119,6 +169,10 @@ def main() -> int:
     parser.add_argument("--shrink", default="0,0.05,0.1")
     parser.add_argument("--scale", default="",
                         help="comma-separated a or axg: the share as min(a * f ** g, 1)")
+    parser.add_argument("--blur", default="",
+                        help="comma-separated sigmas (px): a blur in the blend's place")
+    parser.add_argument("--spread", default="",
+                        help="comma-separated d: the refined frames at t - d, t, t + d averaged")
     parser.add_argument("--threads", type=int, default=0)
     args = parser.parse_args()
     if args.threads:
@@ -126,6 +180,8 @@ def main() -> int:
     try:
         shrinks = sorted({0.0, *(float(v) for v in args.shrink.split(",") if v)})
         scales = [parse_scale(v) for v in args.scale.split(",") if v]
+        blurs = [positive(v, "--blur") for v in args.blur.split(",") if v]
+        spreads = [positive(v, "--spread") for v in args.spread.split(",") if v]
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -144,8 +200,8 @@ def main() -> int:
         for _, p0, p1, pt in items:
             a, b, truth = (to_tensor(read_rgb(p)) for p in (p0, p1, pt))
             flows = motion.full_flows(a, b)
-            ft0, ft1 = flows_to_time(flows[:, :2], flows[:, 2:], 0.5)
-            tally.add(net(a, b, ft0, ft1, 0.5, flows=flows), truth, shrinks, scales)
+            tally.add(refine(net, a, b, flows, 0.5), truth, shrinks, scales, blurs,
+                      time_spread(net, a, b, flows, 0.5, spreads))
         tally.report(name)
     for path in args.packs:
         pack = read_triplets(path)
@@ -157,9 +213,19 @@ def main() -> int:
                                np.asarray(pack.times[sel]))
             res = net(batch["frame0"], batch["frame1"], batch["flow_t0"], batch["flow_t1"],
                       batch["t"], flows=batch["flows"])
-            tally.add(res, batch["target"], shrinks, scales)
+            spread = time_spread(net, batch["frame0"], batch["frame1"], batch["flows"],
+                                 batch["t"], spreads)
+            tally.add(res, batch["target"], shrinks, scales, blurs, spread)
         tally.report(f"{path} (held out)")
     return 0
+
+
+def positive(text: str, option: str) -> float:
+    """A ``--blur`` sigma (px, above 0 up to 50) or a ``--spread`` (above 0, below 0.5)."""
+    value, top = float(text), (50.0 if option == "--blur" else 0.5)
+    if not 0 < value <= top or (option == "--spread" and value == top):
+        raise ValueError(f"{option} {text!r}: out of range")
+    return value
 
 
 def parse_scale(text: str) -> tuple[float, float]:
