@@ -2,7 +2,8 @@
 
 :class:`Sampler` draws ``batch_size`` samples from the packs (mixed by ``mix`` weights) and
 augments them (horizontal/vertical flips, transposition, time reversal, :func:`.augment.augment`);
-a ``degrade`` share also gets video-like damage (:func:`.augment.degrade`); a ``still`` share is
+a ``degrade`` share (one for all packs, or one per pack) also gets video-like damage
+(:func:`.augment.degrade`); a ``still`` share is
 replaced by a scene in which nothing moves (:func:`.augment.still_scene`); a ``blend_wins`` share
 of the others is drawn from the samples in which the plain blend beats mu
 (:func:`vidiff.train.share.blend_wins`). Its evaluation batches are each pack's held-out samples
