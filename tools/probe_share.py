@@ -94,11 +94,12 @@ def refine(net, frame0, frame1, flows, t) -> dict:
     return net(frame0, frame1, ft0, ft1, t, flows=flows)
 
 
-def time_spread(net, frame0, frame1, flows, t, spreads: list[float]) -> dict[str, list]:
-    """``{name: [frames]}`` for each spread ``d``: the refined frames at ``t - d``, ``t``, ``t + d``
-    (times kept inside (0, 1)), whose mean and per-sample best :class:`Tally` reports."""
+def time_spread(net, frame0, frame1, flows, t, centre: torch.Tensor,
+                spreads: list[float]) -> dict[str, list]:
+    """``{name: [frames]}`` for each spread ``d``: the refined frames at ``t - d``, ``t``
+    (``centre``, already made) and ``t + d`` (times kept inside (0, 1)), whose mean and
+    per-sample best :class:`Tally` reports."""
     t = torch.as_tensor(t, dtype=frame0.dtype).reshape(-1).expand(frame0.shape[0])
-    centre = refine(net, frame0, frame1, flows, t)["frame"]
     out = {}
     for d in spreads:
         side = [refine(net, frame0, frame1, flows, (t + s).clamp(0.01, 0.99))["frame"]
@@ -200,8 +201,9 @@ def main() -> int:
         for _, p0, p1, pt in items:
             a, b, truth = (to_tensor(read_rgb(p)) for p in (p0, p1, pt))
             flows = motion.full_flows(a, b)
-            tally.add(refine(net, a, b, flows, 0.5), truth, shrinks, scales, blurs,
-                      time_spread(net, a, b, flows, 0.5, spreads))
+            res = refine(net, a, b, flows, 0.5)
+            tally.add(res, truth, shrinks, scales, blurs,
+                      time_spread(net, a, b, flows, 0.5, res["frame"], spreads))
         tally.report(name)
     for path in args.packs:
         pack = read_triplets(path)
@@ -214,7 +216,7 @@ def main() -> int:
             res = net(batch["frame0"], batch["frame1"], batch["flow_t0"], batch["flow_t1"],
                       batch["t"], flows=batch["flows"])
             spread = time_spread(net, batch["frame0"], batch["frame1"], batch["flows"],
-                                 batch["t"], spreads)
+                                 batch["t"], res["frame"], spreads)
             tally.add(res, batch["target"], shrinks, scales, blurs, spread)
         tally.report(f"{path} (held out)")
     return 0
