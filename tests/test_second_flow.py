@@ -149,3 +149,34 @@ def test_probe_tool_scores_each_setting_and_refuses_bad_ones(tmp_path):
                      r"at 100\.000% of pixels", run.stdout), run.stdout
     run = subprocess.run(common + [str(paths[1])], capture_output=True, text=True)
     assert run.returncode == 2 and "no learned choice" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_probe_tool_scores_contrib_flows_or_says_what_it_needs(tmp_path):
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import cv2
+
+    folder = tmp_path / "middlebury" / "Pan"
+    folder.mkdir(parents=True)
+    for name, t in (("frame10.png", 0), ("frame10i11.png", 0.5), ("frame11.png", 1)):
+        cv2.imwrite(str(folder / name), pattern_frame(t, SIZE, VELOCITY)[..., ::-1])
+    tool = Path(__file__).resolve().parents[1] / "tools" / "probe_second_flow.py"
+    common = [sys.executable, str(tool), "--data", str(tmp_path), "--windows", "9", "--margins",
+              "0.5", "--threads", "1", "--sets", "middlebury", "--others"]
+    run = subprocess.run(common + ["rlof,optical"], capture_output=True, text=True)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    if not hasattr(cv2, "optflow"):  # the project's OpenCV: the probe says what it needs
+        assert "contrib build" in run.stderr
+        return
+    assert "unknown flow 'optical'" in run.stderr
+    run = subprocess.run(common + ["deepflow,rlof"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    scores = dict(re.findall(r"^  (.+?) +(\d+\.\d{3})  [+-]\d", run.stdout, re.M))
+    for name in ("deepflow", "rlof"):
+        assert {f"{name} alone", f"choose {name} w9 m0.5",
+                f"better of DIS and {name} per block (oracle)"} <= set(scores)
+        assert (float(scores[f"better of DIS and {name} per block (oracle)"])
+                >= float(scores["DIS alone"]))

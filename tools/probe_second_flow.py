@@ -3,7 +3,7 @@
 
     python tools/probe_second_flow.py [--sets middlebury,ucf101] [--windows 5,9,15]
                                       [--margins 0.35,0.5,0.7] [--limit N] [--threads 2]
-                                      [--refiner WEIGHTS ...]
+                                      [--refiner WEIGHTS ...] [--others deepflow,rlof]
 
 For each triplet of the evaluation sets (Middlebury, UCF101: evaluation only, nothing here
 trains) the motion estimate's middle frame (``FlowMotion``, as ``vidiff interpolate --no-refine``
@@ -17,6 +17,11 @@ With ``--refiner`` (weights of a refiner with ``alternate = true``, :mod:`vidiff
 it also reports how each such refiner uses its learned choice of Farneback's pair on the same
 middle frames (the default motion step's flows): the mean share of the alternate over all
 pixels, and the share of pixels where it takes more than half.
+
+With ``--others`` (dense flows of OpenCV's contrib build, ``cv2.optflow``, which vidiff does not
+depend on: install ``opencv-contrib-python-headless`` in place of ``opencv-python-headless`` to
+run it) each named flow is scored as Farneback is: alone, as the better of it and DIS per block
+(oracle), and in Farneback's place in the motion step's choice (its default window and margin).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import argparse
 import sys
 import time
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -35,18 +41,52 @@ from vidiff.errors import VidiffError
 from vidiff.metrics import psnr
 from vidiff.model.weights import load_refiner
 from vidiff.motion import FlowMotion, FlowMotionConfig, flows_to_time
+from vidiff.motion.flow import _padded
+from vidiff.motion.second_flow import farneback
 
 BLOCK = 16
+OTHERS = ("deepflow", "rlof")
 
 
-class FarnebackAlone(FlowMotion):
-    """The motion estimate with Farneback's flow in place of DIS's."""
+def other_flow(name: str):
+    """``flow(a, b)``: a dense flow of OpenCV's contrib build from grey uint8 image ``a`` to ``b``
+    (``h w 2`` float32, pixels): DeepFlow or dense RLOF. A new instance per call: the motion
+    step computes its flows on two threads. PCAFlow and SparseToDense are left out: on small
+    frames they crash the interpreter (OpenCV 5.1.0)."""
+    optflow = getattr(cv2, "optflow", None)
+    if optflow is None:
+        raise VidiffError("--others needs OpenCV's contrib build (cv2.optflow): install "
+                          "opencv-contrib-python-headless in place of opencv-python-headless")
+    if name == "deepflow":
+        return lambda a, b: optflow.createOptFlow_DeepFlow().calc(a, b, None)
+    if name == "rlof":  # RLOF takes colour images
+        colour = lambda g: cv2.cvtColor(g, cv2.COLOR_GRAY2BGR)  # noqa: E731
+        return lambda a, b: optflow.calcOpticalFlowDenseRLOF(colour(a), colour(b), None)
+    raise VidiffError(f"--others: unknown flow {name!r} (one of {', '.join(OTHERS)})")
 
-    def __init__(self) -> None:
+
+class Alone(FlowMotion):
+    """The motion estimate with another flow (``flow(a, b)``, as :func:`other_flow`) in DIS's
+    place, alone."""
+
+    def __init__(self, flow) -> None:
         super().__init__(FlowMotionConfig(second_flow="none"))
+        self.flow = flow
 
     def _dis(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return self._farneback(a, b)
+        return _padded(self.flow, a, b)
+
+
+class OtherChoice(FlowMotion):
+    """The motion step's choice (default window and margin) with another flow in Farneback's
+    place."""
+
+    def __init__(self, flow) -> None:
+        super().__init__(FlowMotionConfig())
+        self.flow = flow
+
+    def _farneback(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return _padded(self.flow, a, b)
 
 
 def quantised(frame: torch.Tensor) -> torch.Tensor:
@@ -72,6 +112,9 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--refiner", nargs="+", default=[],
                         help="weights of refiners with alternate = true: how they use the choice")
+    parser.add_argument("--others", default="",
+                        help=f"flows of OpenCV's contrib build to score as Farneback is: "
+                        f"{','.join(OTHERS)}")
     args = parser.parse_args()
     try:
         refiners = {w: load_refiner(w).eval() for w in args.refiner}
@@ -82,24 +125,33 @@ def main() -> int:
                     for m in args.margins.split(",")]
         configs = {f"choose w{w} m{m}": FlowMotionConfig(select_window=w, select_margin=m)
                    for w, m in settings}
+        others = {name: other_flow(name) for name in args.others.split(",") if name}
     except (ValueError, VidiffError) as err:  # not numbers, a refused setting, bad weights
         print(f"error: {err}", file=sys.stderr)
         return 2
     torch.set_num_threads(args.threads)
     dis = FlowMotion(FlowMotionConfig(second_flow="none"))
-    methods = {"DIS alone": dis, "Farneback alone": FarnebackAlone()}
+    methods = {"DIS alone": dis, "Farneback alone": Alone(farneback)}
     methods.update({name: FlowMotion(cfg) for name, cfg in configs.items()})
+    defaults = FlowMotionConfig()
+    for name, flow in others.items():
+        methods[f"{name} alone"] = Alone(flow)
+        methods[f"choose {name} w{defaults.select_window} m{defaults.select_margin}"] = \
+            OtherChoice(flow)
+    oracles = {"better per block (oracle)": "Farneback alone"}
+    oracles.update({f"better of DIS and {name} per block (oracle)": f"{name} alone"
+                    for name in others})
     default = FlowMotion()  # the motion step as vidiff interpolate builds it
     print(f"# python {' '.join(sys.argv)}")
     for name, found in evaluation_sets(args.data, args.sets, args.limit):
-        scores: dict[str, list[float]] = {k: [] for k in [*methods, "better per block (oracle)"]}
+        scores: dict[str, list[float]] = {k: [] for k in [*methods, *oracles]}
         uses: dict[str, list[tuple[float, float]]] = {w: [] for w in refiners}
         start = time.time()
         for _, p0, p1, pt in found:
             f0, f1, truth = (to_tensor(read_rgb(p)) for p in (p0, p1, pt))
             frames = {k: m.estimate(f0, f1, [0.5])[:, :, 0] for k, m in methods.items()}
-            frames["better per block (oracle)"] = block_oracle(
-                frames["DIS alone"], frames["Farneback alone"], truth)
+            for oracle, other in oracles.items():
+                frames[oracle] = block_oracle(frames["DIS alone"], frames[other], truth)
             for k, frame in frames.items():
                 scores[k].append(float(psnr(quantised(frame)[0], truth[0])))
             if refiners:  # the default motion step's flows, once for every refiner
