@@ -107,18 +107,24 @@ def test_bad_settings_are_refused(kwargs, match):
         FlowMotionConfig(**kwargs)
 
 
+def _middlebury_pan(root):
+    """A one-sequence Middlebury-shaped folder under ``root``: a known translation."""
+    import cv2
+
+    folder = root / "middlebury" / "Pan"
+    folder.mkdir(parents=True)
+    for name, t in (("frame10.png", 0), ("frame10i11.png", 0.5), ("frame11.png", 1)):
+        cv2.imwrite(str(folder / name), pattern_frame(t, SIZE, VELOCITY)[..., ::-1])
+
+
 def test_probe_tool_scores_each_setting_and_refuses_bad_ones(tmp_path):
     import re
     import subprocess
     import sys
     from pathlib import Path
 
-    import cv2
 
-    folder = tmp_path / "middlebury" / "Pan"
-    folder.mkdir(parents=True)
-    for name, t in (("frame10.png", 0), ("frame10i11.png", 0.5), ("frame11.png", 1)):
-        cv2.imwrite(str(folder / name), pattern_frame(t, SIZE, VELOCITY)[..., ::-1])
+    _middlebury_pan(tmp_path)
     tool = Path(__file__).resolve().parents[1] / "tools" / "probe_second_flow.py"
     run = subprocess.run([sys.executable, str(tool), "--data", str(tmp_path), "--windows", "9",
                           "--margins", "0.5,0.7", "--threads", "1"], capture_output=True, text=True)
@@ -159,10 +165,7 @@ def test_probe_tool_scores_contrib_flows_or_says_what_it_needs(tmp_path):
 
     import cv2
 
-    folder = tmp_path / "middlebury" / "Pan"
-    folder.mkdir(parents=True)
-    for name, t in (("frame10.png", 0), ("frame10i11.png", 0.5), ("frame11.png", 1)):
-        cv2.imwrite(str(folder / name), pattern_frame(t, SIZE, VELOCITY)[..., ::-1])
+    _middlebury_pan(tmp_path)
     tool = Path(__file__).resolve().parents[1] / "tools" / "probe_second_flow.py"
     common = [sys.executable, str(tool), "--data", str(tmp_path), "--windows", "9", "--margins",
               "0.5", "--threads", "1", "--sets", "middlebury", "--others"]
