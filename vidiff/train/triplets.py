@@ -185,6 +185,26 @@ def whole_frame_stats(frame0: np.ndarray, frame1: np.ndarray, flows: np.ndarray,
     return warped_stats(f0, f1, ft0, ft1, FlowMotionConfig.warp)[0].numpy()
 
 
+def estimate_and_stats(frame0: np.ndarray, frame1: np.ndarray, flows: np.ndarray, t: float):
+    """``(mu, stats)`` of a pair at one time inside (0, 1): :func:`estimate_from_flows` and
+    :func:`whole_frame_stats`, equal to theirs to the bit, warping the two frames once for both."""
+    from vidiff.model.refiner import frame_stats
+    from vidiff.motion import FlowMotionConfig
+    from vidiff.motion.warp import backward_warp
+
+    if not 0.0 < t < 1.0:
+        raise ValueError(f"estimate_and_stats: t = {t} is not inside (0, 1)")
+    f0 = torch.from_numpy(frame0).permute(2, 0, 1)[None].float() / 255
+    f1 = torch.from_numpy(frame1).permute(2, 0, 1)[None].float() / 255
+    fl = torch.from_numpy(np.ascontiguousarray(flows, dtype=np.float32))[None]
+    ft0, ft1 = flows_to_time(fl[:, :2], fl[:, 2:], t)
+    warp0 = backward_warp(f0, ft0, mode=FlowMotionConfig.warp)
+    warp1 = backward_warp(f1, ft1, mode=FlowMotionConfig.warp)
+    stats = frame_stats(f0, f1, warp0, warp1, ft0, ft1)[0].numpy()
+    mu = warp0.lerp_(warp1, t / ((1.0 - t) + t))  # as blend_warped weighs 1 - t and t
+    return mu[0].permute(1, 2, 0).numpy(), stats
+
+
 HOLD_RATIO = 0.2
 
 
@@ -198,6 +218,38 @@ def is_hold(frame0: np.ndarray, target: np.ndarray, frame1: np.ndarray) -> bool:
     return bool(min(np.abs(gt - f0).mean(), np.abs(gt - f1).mean()) < HOLD_RATIO * d01)
 
 
+def moving_corners(
+    frame0, target, frame1, crop: int, rng: np.random.Generator, candidates: int = 8,
+    min_motion: float = 2.0, skip_holds: bool = True,
+) -> list[tuple[int, int]]:
+    """The random candidate corners whose crop moves and is not a held frame: the frames alone
+    decide, so that a pack maker skips the flows of a pair with none (:func:`choose_crops`)."""
+    h, w = frame0.shape[:2]
+    if h < crop or w < crop:
+        return []
+    diff = np.abs(frame0.astype(np.int16) - frame1.astype(np.int16)).mean(2)
+    corners = [(int(rng.integers(0, h - crop + 1)), int(rng.integers(0, w - crop + 1)))
+               for _ in range(candidates)]
+    return [
+        (y, x) for y, x in corners
+        if diff[y : y + crop, x : x + crop].mean() >= min_motion
+        and not (skip_holds and is_hold(frame0[y : y + crop, x : x + crop], target[y : y + crop, x : x + crop],
+                        frame1[y : y + crop, x : x + crop]))
+    ]
+
+
+def pick_crops(moving: list[tuple[int, int]], target, mu, crop: int,
+               rng: np.random.Generator) -> list[tuple[int, int]]:
+    """Of :func:`moving_corners`, the one where mu is most wrong and a random other one."""
+    if not moving:
+        return []
+    err = np.abs(mu * 255.0 - target.astype(np.float32)).mean(2)
+    scores = [err[y : y + crop, x : x + crop].mean() for y, x in moving]
+    hard = moving[int(np.argmax(scores))]
+    rest = [c for c in moving if c != hard]
+    return [hard] + ([rest[int(rng.integers(len(rest)))]] if rest else [])
+
+
 def choose_crops(
     frame0, target, frame1, mu, crop: int, rng: np.random.Generator, candidates: int = 8,
     min_motion: float = 2.0, skip_holds: bool = True,
@@ -208,25 +260,8 @@ def choose_crops(
     static and skipped; crops whose target is a held input (:func:`is_hold`) are skipped too,
     unless ``skip_holds`` is false (prediction packs keep both: ``min_motion=0``).
     """
-    h, w = frame0.shape[:2]
-    if h < crop or w < crop:
-        return []
-    err = np.abs(mu * 255.0 - target.astype(np.float32)).mean(2)
-    diff = np.abs(frame0.astype(np.int16) - frame1.astype(np.int16)).mean(2)
-    corners = [(int(rng.integers(0, h - crop + 1)), int(rng.integers(0, w - crop + 1)))
-               for _ in range(candidates)]
-    moving = [
-        (y, x) for y, x in corners
-        if diff[y : y + crop, x : x + crop].mean() >= min_motion
-        and not (skip_holds and is_hold(frame0[y : y + crop, x : x + crop], target[y : y + crop, x : x + crop],
-                        frame1[y : y + crop, x : x + crop]))
-    ]
-    if not moving:
-        return []
-    scores = [err[y : y + crop, x : x + crop].mean() for y, x in moving]
-    hard = moving[int(np.argmax(scores))]
-    rest = [c for c in moving if c != hard]
-    return [hard] + ([rest[int(rng.integers(len(rest)))]] if rest else [])
+    moving = moving_corners(frame0, target, frame1, crop, rng, candidates, min_motion, skip_holds)
+    return pick_crops(moving, target, mu, crop, rng)
 
 
 def triplet_plan(n: int, spacings: Iterable[int], rng: np.random.Generator) -> Iterator[tuple]:
@@ -248,11 +283,12 @@ def add_segment_triplets(
         if not 0.0 < t < 1.0:
             continue
         f0, gt, f1 = frames[i0], frames[it], frames[i1]
+        moving = moving_corners(f0, gt, f1, crop, rng)
+        if not moving:  # still or held everywhere it looked: no flows needed (the slow part)
+            continue
         flows, alt = full_flow_candidates(motion, f0, f1)
-        mu = estimate_from_flows(f0, f1, flows, t)
-        corners = choose_crops(f0, gt, f1, mu, crop, rng)
-        stats = whole_frame_stats(f0, f1, flows, t) if corners else None
-        for y, x in corners:
+        mu, stats = estimate_and_stats(f0, f1, flows, t)
+        for y, x in pick_crops(moving, gt, mu, crop, rng):
             sl = (slice(y, y + crop), slice(x, x + crop))
             writer.add(source, np.stack([f0[sl], gt[sl], f1[sl]]), flows[:, sl[0], sl[1]], t,
                        holdout, stats, alt_flows=None if alt is None else alt[:, sl[0], sl[1]])
