@@ -156,15 +156,20 @@ def to_tensors(frames: np.ndarray, flows: np.ndarray, times: np.ndarray) -> dict
             "flows": fl, "t": t}
 
 
+def pair_tensors(frame0: np.ndarray, frame1: np.ndarray, flows: np.ndarray):
+    """``h w 3`` uint8 frames and ``4 h w`` flows -> ``1 3 h w`` floats in [0, 1] and ``1 4 h w``."""
+    f0 = torch.from_numpy(frame0).permute(2, 0, 1)[None].float() / 255
+    f1 = torch.from_numpy(frame1).permute(2, 0, 1)[None].float() / 255
+    return f0, f1, torch.from_numpy(np.ascontiguousarray(flows, dtype=np.float32))[None]
+
+
 def estimate_from_flows(frame0: np.ndarray, frame1: np.ndarray, flows: np.ndarray, t: float):
     """The motion estimate (``h w 3`` float32 in [0, 1]) at ``t`` from stored flows; past frame1
     (``t > 1``, prediction) it is frame1 carried on by the flow, as :class:`FlowMotion` does."""
     from vidiff.motion import FlowMotionConfig
     from vidiff.motion.blend import blend_warped
 
-    f0 = torch.from_numpy(frame0).permute(2, 0, 1)[None].float() / 255
-    f1 = torch.from_numpy(frame1).permute(2, 0, 1)[None].float() / 255
-    fl = torch.from_numpy(np.ascontiguousarray(flows, dtype=np.float32))[None]
+    f0, f1, fl = pair_tensors(frame0, frame1, flows)
     ft0, ft1 = flows_to_time(fl[:, :2], fl[:, 2:], t)
     s = min(max(t, 0.0), 1.0)
     mode = FlowMotionConfig.warp if 0.0 < t < 1.0 else FlowMotionConfig.warp_ahead
@@ -178,9 +183,7 @@ def whole_frame_stats(frame0: np.ndarray, frame1: np.ndarray, flows: np.ndarray,
     from vidiff.model.refiner import warped_stats
     from vidiff.motion import FlowMotionConfig
 
-    f0 = torch.from_numpy(frame0).permute(2, 0, 1)[None].float() / 255
-    f1 = torch.from_numpy(frame1).permute(2, 0, 1)[None].float() / 255
-    fl = torch.from_numpy(np.ascontiguousarray(flows, dtype=np.float32))[None]
+    f0, f1, fl = pair_tensors(frame0, frame1, flows)
     ft0, ft1 = flows_to_time(fl[:, :2], fl[:, 2:], t)
     return warped_stats(f0, f1, ft0, ft1, FlowMotionConfig.warp)[0].numpy()
 
@@ -194,9 +197,7 @@ def estimate_and_stats(frame0: np.ndarray, frame1: np.ndarray, flows: np.ndarray
 
     if not 0.0 < t < 1.0:
         raise ValueError(f"estimate_and_stats: t = {t} is not inside (0, 1)")
-    f0 = torch.from_numpy(frame0).permute(2, 0, 1)[None].float() / 255
-    f1 = torch.from_numpy(frame1).permute(2, 0, 1)[None].float() / 255
-    fl = torch.from_numpy(np.ascontiguousarray(flows, dtype=np.float32))[None]
+    f0, f1, fl = pair_tensors(frame0, frame1, flows)
     ft0, ft1 = flows_to_time(fl[:, :2], fl[:, 2:], t)
     warp0 = backward_warp(f0, ft0, mode=FlowMotionConfig.warp)
     warp1 = backward_warp(f1, ft1, mode=FlowMotionConfig.warp)
