@@ -22,7 +22,8 @@ for a refiner that chooses again (``RefinerConfig.alternate``); ``flows.npy`` ho
 
 Crops are chosen where there is something to learn: each kept crop has motion between its inputs
 and a target that is not just one of them held, and of every pair of crops per triplet one is the candidate where the motion estimate is most wrong
-(hard examples) and one is random.
+(hard examples) and one is random. The candidates are drawn before the flows: a pair none of whose
+candidates moves costs no flow (:func:`moving_corners`).
 """
 
 from __future__ import annotations
