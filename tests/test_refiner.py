@@ -288,6 +288,41 @@ def test_degradations_damage_without_moving():
     assert changed >= 5
 
 
+def test_video_codec_damage_keeps_the_frames_in_place():
+    """An MPEG-4 round trip damages each frame (more at a coarser quantiser) without moving or
+    reordering them, and coarser steps cost more; degrade() uses it only when asked."""
+    from vidiff.train.augment import degrade, video_codec
+
+    frames, _ = shifted_sample(np.random.default_rng(3), size=48)
+    errors = []
+    for quantiser in (2, 12):
+        out = video_codec(frames, quantiser)
+        assert out.shape == frames.shape and out.dtype == np.uint8
+        diff = np.abs(out.astype(int) - frames.astype(int)).mean(axis=(1, 2, 3))
+        assert (diff > 0.1).all()
+        for i in range(3):  # each output is its own frame, not a neighbour
+            others = [np.abs(out[i].astype(int) - frames[j].astype(int)).mean() for j in range(3)]
+            assert int(np.argmin(others)) == i
+        errors.append(diff.mean())
+    assert errors[1] > errors[0]
+    plain = [degrade(frames, np.random.default_rng(seed)) for seed in range(12)]
+    assert all(np.array_equal(a, degrade(frames, np.random.default_rng(seed), 0.0))
+               for seed, a in enumerate(plain))
+    coded = [degrade(frames, np.random.default_rng(seed), 1.0) for seed in range(12)]
+    assert sum(not np.array_equal(a, b) for a, b in zip(plain, coded)) >= 3
+
+
+def test_codec_share_is_validated(tmp_path):
+    from vidiff.train.refine_loop import load_refiner_config
+
+    path = tmp_path / "c.toml"
+    path.write_text("[train]\ncodec = 0.5\n")
+    assert load_refiner_config(path).train.codec == 0.5
+    path.write_text("[train]\ncodec = 2.0\n")
+    with pytest.raises(OptionError, match="codec"):
+        load_refiner_config(path)
+
+
 def test_mirrored_ensemble_of_an_untrained_refiner_is_the_estimate():
     f0, f1 = frames_pair()
     motion = FlowMotion()

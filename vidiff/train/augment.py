@@ -44,12 +44,16 @@ def _signs(pairs: int, xy: tuple[int, int]) -> np.ndarray:
     return np.tile(np.array(xy * 2, np.float32), pairs)[:, None, None]
 
 
-def degrade(frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def degrade(frames: np.ndarray, rng: np.random.Generator, codec: float = 0.0) -> np.ndarray:
     """Video-like damage to a sample's three frames (``3 h w 3`` uint8), so that clean synthetic
     scenes also teach what compressed, soft or noisy footage looks like: a softer optics/scaler
     (one blur or down-and-up scale for all three), then per frame (a codec's noise differs from
     frame to frame) JPEG compression and sensor noise. The geometry, hence the flows, is
-    unchanged; the target is damaged like the inputs, as a real video's frames are."""
+    unchanged; the target is damaged like the inputs, as a real video's frames are.
+
+    A ``codec`` share of the compressed samples goes through a video codec instead of JPEG
+    (:func:`video_codec`): one I frame and two predicted ones, as footage such as UCF101's
+    (MPEG-4 Part 2) holds them. With ``codec = 0`` the random stream is the plain recipe's."""
     out = frames.copy()
     h, w = frames.shape[1:3]
     soft = rng.random()
@@ -62,10 +66,42 @@ def degrade(frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         out = np.stack([cv2.resize(cv2.resize(x, small, interpolation=cv2.INTER_AREA), (w, h),
                                    interpolation=cv2.INTER_LINEAR) for x in out])
     if rng.random() < 0.6:
-        out = _jpeg(out, int(rng.integers(30, 91)))
+        if codec and rng.random() < codec:
+            out = video_codec(out, int(rng.integers(2, 13)))
+        else:
+            out = _jpeg(out, int(rng.integers(30, 91)))
     if rng.random() < 0.3:
         out = _noisy(out, rng, float(rng.uniform(0.5, 3.0)))
     return out
+
+
+def video_codec(frames: np.ndarray, quantiser: int) -> np.ndarray:
+    """``frames`` (``n h w 3`` uint8, even ``h`` and ``w``) through an MPEG-4 Part 2 round trip
+    in memory at a fixed ``quantiser`` (2: nearly clean, 12: coarse), in 4:2:0 colour: the first
+    frame intra-coded, the others predicted from it, without B frames, so that the blocks,
+    the mosquito noise and the quality that differs from the I frame to the predicted ones are
+    a real codec's. The frames keep their order, shape and geometry."""
+    import io
+
+    import av
+
+    n, h, w = frames.shape[:3]
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="avi") as container:
+        stream = container.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        ctx = stream.codec_context
+        ctx.qmin = ctx.qmax = quantiser
+        ctx.gop_size, ctx.max_b_frames = max(n, 2), 0
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    buffer.seek(0)
+    with av.open(buffer) as container:
+        out = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    if len(out) != n:
+        raise RuntimeError(f"video_codec: {n} frames in, {len(out)} out")
+    return np.stack(out)
 
 
 def still_scene(frame: np.ndarray, rng: np.random.Generator, motion=None, t: float | None = None,

@@ -61,6 +61,7 @@ class RefinerTrain:
     mix: tuple[float, ...] = ()  # weight per --data pack (default: equal)
     degrade: float | tuple[float, ...] = 0.0  # share of samples given video-like damage
     # (see degrade()): one for all packs, or one per --data pack
+    codec: float = 0.0  # share of the JPEG-compressed damaged samples sent through MPEG-4 instead
     still: float = 0.0  # share of samples made still scenes (see still_scene())
     still_layer: float = 0.0  # share of those given a moving object over the still background
     loss: str = "charbonnier"  # or "mse" / "log_mse" (batch / mean per-sample PSNR); see LOSSES
@@ -109,6 +110,8 @@ def load_refiner_config(path) -> RefinerRun:
     problem = schedule_problem(train)
     if problem:
         raise OptionError(f"--config {path}: {problem}")
+    if not 0 <= train.codec <= 1:
+        raise OptionError(f"--config {path}: codec must be in [0, 1]")
     if not 0 <= train.blend_wins <= 1 or min(train.share_loss, train.flow_loss,
                                              train.choice_loss) < 0:
         raise OptionError(f"--config {path}: blend_wins must be in [0, 1], share_loss, "
@@ -295,7 +298,7 @@ def train_refiner(
     (out / "evals").mkdir(parents=True, exist_ok=True)
     packs = [read_triplets(Path(p)) for p in data]
     sampler = Sampler(packs, tc.mix, tc.crop, tc.degrade, tc.still, tc.still_layer,
-                      tc.blend_wins, run.model.warp)
+                      tc.blend_wins, run.model.warp, tc.codec)
     if tc.blend_wins:
         log("refiner: the blend beats mu in " + ", ".join(
             f"{len(w)} of {len(i)}" for w, i in zip(sampler.wins_idx, sampler.train_idx))

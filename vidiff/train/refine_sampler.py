@@ -3,7 +3,8 @@
 :class:`Sampler` draws ``batch_size`` samples from the packs (mixed by ``mix`` weights) and
 augments them (horizontal/vertical flips, transposition, time reversal, :func:`.augment.augment`);
 a ``degrade`` share (one for all packs, or one per pack) also gets video-like damage
-(:func:`.augment.degrade`); a ``still`` share is
+(:func:`.augment.degrade`; a ``codec`` share of its compression is a video codec's); a
+``still`` share is
 replaced by a scene in which nothing moves (:func:`.augment.still_scene`); a ``blend_wins`` share
 of the others is drawn from the samples in which the plain blend beats mu
 (:func:`vidiff.train.share.blend_wins`). Its evaluation batches are each pack's held-out samples
@@ -31,12 +32,13 @@ UNKNOWN = np.full(3, np.nan, np.float32)  # frame_stats of a sample whose whole 
 class Sampler:
     def __init__(self, packs: list[Triplets], mix: tuple[float, ...], crop: int,
                  degrade: float | tuple[float, ...] = 0.0, still: float = 0.0, still_layer: float = 0.0,
-                 blend_wins: float = 0.0, warp: str = "bicubic"):
+                 blend_wins: float = 0.0, warp: str = "bicubic", codec: float = 0.0):
         from vidiff.motion import FlowMotion
 
         self.packs = packs
         self.crop = crop
         self.degrade = _per_pack(degrade, len(packs))
+        self.codec = codec
         self.still = still
         self.still_layer = still_layer
         self.motion = FlowMotion() if still else None
@@ -82,7 +84,7 @@ class Sampler:
                 stats.append(known[i] if known is not None else UNKNOWN)
                 if self.degrade[k] and rng.random() < self.degrade[k]:
                     clean.append(fr[[0, 2]])
-                    fr = degrade(fr, rng)
+                    fr = degrade(fr, rng, self.codec)
             if len(clean) < len(stats):
                 clean.append(fr[[0, 2]])
             frames.append(fr), flows.append(fl), times.append(t), truths.append(truth)
