@@ -289,8 +289,8 @@ def test_degradations_damage_without_moving():
 
 
 def test_video_codec_damage_keeps_the_frames_in_place():
-    """An MPEG-4 round trip damages each frame (more at a coarser quantiser) without moving or
-    reordering them, and coarser steps cost more; degrade() uses it only when asked."""
+    """An MPEG-4 round trip damages each frame, more at a coarser quantiser, without moving or
+    reordering them; degrade() uses it only when asked."""
     from vidiff.train.augment import degrade, video_codec
 
     frames, _ = shifted_sample(np.random.default_rng(3), size=48)
