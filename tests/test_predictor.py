@@ -133,7 +133,7 @@ def test_prediction_packs_pair_consecutive_frames_with_targets_ahead(tmp_path):
 
 def test_prediction_packs_keep_out_the_bench_windows(tmp_path):
     from vidiff.train.predict_pack import add_prediction_samples, bench_windows
-    from vidiff.train.triplets import TripletWriter
+    from vidiff.train.triplets import TripletWriter, read_triplets
 
     assert bench_windows(300) == [(0, 30), (139, 177), (286, 324)]
     assert bench_windows(5) == []
@@ -143,7 +143,8 @@ def test_prediction_packs_keep_out_the_bench_windows(tmp_path):
                                    1, 32, np.random.default_rng(0),
                                    excluded=lambda i: 110 <= i < 115)
     assert added == len(writer) > 0
-    for sample, t in zip(writer.parts["frames"], writer.parts["times"], strict=True):
+    pack = read_triplets(writer.close())
+    for sample, t in zip(pack.frames, pack.times, strict=True):
         first = round((sample[0].mean() - 40) / 4)
         used = set(range(100 + first, 100 + first + int(t) + 1))
         assert not used & set(range(110, 115))

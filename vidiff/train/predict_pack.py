@@ -91,25 +91,25 @@ def make_prediction_pack(
 
     rng = np.random.default_rng(seed)
     motion = FlowMotion()
-    writer = TripletWriter(out, crop, {"kind": "prediction", "frame_size": frame_size,
-                                       "horizon": list(horizon), "stride": stride,
-                                       "holdout_every": holdout_every, "chunk": chunk,
-                                       "exclude_bench": exclude_bench, "seed": seed})
+    settings = {"kind": "prediction", "frame_size": frame_size, "horizon": list(horizon),
+                "stride": stride, "holdout_every": holdout_every, "chunk": chunk,
+                "exclude_bench": exclude_bench, "seed": seed}
     run_index = 0
-    for path in expand_sources(sources):
-        frames, _, cuts = decode_source(path, frame_size)
-        ranges = bench_windows(len(frames)) if exclude_bench and path.is_file() else []
+    with TripletWriter(out, crop, settings) as writer:
+        for path in expand_sources(sources):
+            frames, _, cuts = decode_source(path, frame_size)
+            ranges = bench_windows(len(frames)) if exclude_bench and path.is_file() else []
 
-        def excluded(i: int, ranges=ranges) -> bool:
-            return any(lo <= i < hi for lo, hi in ranges)
+            def excluded(i: int, ranges=ranges) -> bool:
+                return any(lo <= i < hi for lo, hi in ranges)
 
-        made = 0
-        for a, b in split_runs(len(frames), cuts):
-            for s in range(a, b, chunk):
-                e = min(b, s + chunk)
-                holdout = holdout_every > 0 and run_index % holdout_every == holdout_every - 1
-                made += add_prediction_samples(writer, motion, frames[s:e], s, path.name, holdout,
-                                               horizon, stride, crop, rng, excluded)
-                run_index += 1
-        log(f"prediction: {path.name}: {len(frames)} frames, {made} samples")
-    return writer.close()
+            made = 0
+            for a, b in split_runs(len(frames), cuts):
+                for s in range(a, b, chunk):
+                    e = min(b, s + chunk)
+                    holdout = holdout_every > 0 and run_index % holdout_every == holdout_every - 1
+                    made += add_prediction_samples(writer, motion, frames[s:e], s, path.name,
+                                                   holdout, horizon, stride, crop, rng, excluded)
+                    run_index += 1
+            log(f"prediction: {path.name}: {len(frames)} frames, {made} samples")
+        return writer.close()

@@ -271,22 +271,23 @@ def make_photo_triplets(
     log(f"photos: {len(photos)} images")
     rng = np.random.default_rng(seed)
     motion = FlowMotion()
-    writer = TripletWriter(out, crop, {"kind": "photos", "photos": len(photos), "seed": seed})
     made = 0
-    while made < samples:
-        t = 0.5 if rng.random() < 0.6 else float(rng.uniform(0.1, 0.9))
-        scene, names = random_scene(photos, rng, crop)
-        frames = np.stack([scene.render(tau) for tau in (0.0, t, 1.0)])
-        diff = np.abs(frames[0].astype(np.int16) - frames[2].astype(np.int16)).mean()
-        if diff < min_motion:
-            continue
-        flows, alt = full_flow_candidates(motion, frames[0], frames[2])
-        writer.add(names[0], frames, flows, t, holdout_every > 0 and made % holdout_every == 0,
-                   true_flows=scene.flows_to(t), alt_flows=alt)
-        made += 1
-        if made % 1000 == 0:
-            log(f"photos: {made} samples")
-    return writer.close()
+    settings = {"kind": "photos", "photos": len(photos), "seed": seed}
+    with TripletWriter(out, crop, settings) as writer:
+        while made < samples:
+            t = 0.5 if rng.random() < 0.6 else float(rng.uniform(0.1, 0.9))
+            scene, names = random_scene(photos, rng, crop)
+            frames = np.stack([scene.render(tau) for tau in (0.0, t, 1.0)])
+            diff = np.abs(frames[0].astype(np.int16) - frames[2].astype(np.int16)).mean()
+            if diff < min_motion:
+                continue
+            flows, alt = full_flow_candidates(motion, frames[0], frames[2])
+            writer.add(names[0], frames, flows, t, holdout_every > 0 and made % holdout_every == 0,
+                       true_flows=scene.flows_to(t), alt_flows=alt)
+            made += 1
+            if made % 1000 == 0:
+                log(f"photos: {made} samples")
+        return writer.close()
 
 
 __all__ = ["Scene", "load_photos", "make_photo_triplets", "random_scene", "render_scene",

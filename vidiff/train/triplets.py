@@ -30,9 +30,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -79,7 +81,14 @@ def read_triplets(path: Path, mmap: bool = True) -> Triplets:
 
 
 class TripletWriter:
-    """Append samples, then :meth:`close` writes the folder (atomically: temp name, rename)."""
+    """Append samples, then :meth:`close` writes the folder (atomically: temp name, rename).
+
+    Each sample goes to disk as it is added (one raw file per array in the temporary folder), so
+    a build holds one sample in memory whatever the pack's size; :meth:`close` turns the raw files
+    into ``.npy`` files (the same bytes as ``np.save`` of the stacked samples). Use it as a context
+    manager: leaving the block without :meth:`close` (an error, Ctrl-C) removes the temporary
+    folder, so a failed build leaves nothing behind.
+    """
 
     def __init__(self, path: Path, crop: int, settings: dict | None = None):
         self.path = Path(path)
@@ -87,46 +96,95 @@ class TripletWriter:
             raise OutputError(f"{self.path} exists; remove it or choose another --out")
         self.crop = crop
         self.settings = settings or {}
-        self.parts: dict[str, list] = {k: [] for k in FILES + OPTIONAL}
         self.names: list[str] = []
+        self.count = 0
+        self.tmp: Path | None = self.path.with_name(
+            f".{self.path.name}.vidiff-tmp-{os.getpid()}")
+        self.tmp.mkdir(parents=True)
+        self.files: dict[str, BinaryIO] = {}
+        self.layout: dict[str, tuple[tuple[int, ...], np.dtype]] = {}  # one sample's shape, dtype
+
+    def __enter__(self) -> TripletWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.discard()
+
+    def discard(self) -> None:
+        """Remove the temporary folder (nothing, once :meth:`close` has renamed it)."""
+        for f in self.files.values():
+            f.close()
+        self.files.clear()
+        if self.tmp is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.tmp = None
+
+    def _write(self, arrays: dict[str, np.ndarray]) -> None:
+        """One sample's arrays, all checked against the first sample's shapes before any is
+        written, so that a refused sample leaves the files as they were."""
+        for name, value in arrays.items():
+            if name in self.layout and value.shape != self.layout[name][0]:
+                raise ValueError(f"TripletWriter: {name} has shape {value.shape}, the first "
+                                 f"sample's {self.layout[name][0]}")
+        for name, value in arrays.items():
+            if name not in self.files:
+                self.layout[name] = (value.shape, value.dtype)
+                # closed by close() or discard()
+                self.files[name] = open(self.tmp / f"{name}.raw", "wb")  # noqa: SIM115
+            self.files[name].write(value.tobytes())
 
     def add(self, source: str, frames: np.ndarray, flows: np.ndarray, t: float, holdout: bool,
             frame_stats: np.ndarray | None = None, true_flows: np.ndarray | None = None,
             alt_flows: np.ndarray | None = None):
+        if self.tmp is None:
+            raise ValueError("TripletWriter: closed")
         for name, value in (("frame_stats", frame_stats), ("true_flows", true_flows),
                             ("alt_flows", alt_flows)):
-            if (value is None) != (not self.parts[name]) and len(self):
+            if (value is None) != (name not in self.files) and len(self):
                 raise ValueError(f"TripletWriter: {name} for every sample or for none")
+        for name, value in (("true_flows", true_flows), ("alt_flows", alt_flows)):
+            if value is not None and value.shape != flows.shape:
+                raise ValueError(f"TripletWriter: {name} must be laid out as the flows")
+        arrays = {"frames": np.ascontiguousarray(frames, np.uint8),
+                  "flows": np.ascontiguousarray(flows, np.float16),
+                  "times": np.asarray(t, np.float32), "holdout": np.asarray(bool(holdout)),
+                  "sources": np.asarray(self.names.index(source) if source in self.names
+                                        else len(self.names), np.int32)}
         if frame_stats is not None:
-            self.parts["frame_stats"].append(np.asarray(frame_stats, np.float32).reshape(3))
+            arrays["frame_stats"] = np.asarray(frame_stats, np.float32).reshape(3)
         for name, value in (("true_flows", true_flows), ("alt_flows", alt_flows)):
             if value is not None:
-                if value.shape != flows.shape:
-                    raise ValueError(f"TripletWriter: {name} must be laid out as the flows")
-                self.parts[name].append(value.astype(np.float16))
+                arrays[name] = np.ascontiguousarray(value, np.float16)
+        self._write(arrays)
         if source not in self.names:
             self.names.append(source)
-        self.parts["frames"].append(frames.astype(np.uint8))
-        self.parts["flows"].append(flows.astype(np.float16))
-        self.parts["times"].append(np.float32(t))
-        self.parts["holdout"].append(bool(holdout))
-        self.parts["sources"].append(np.int32(self.names.index(source)))
+        self.count += 1
 
     def __len__(self) -> int:
-        return len(self.parts["times"])
+        return self.count
 
     def close(self) -> Path:
-        if not self.parts["times"]:
+        if self.tmp is None:
+            raise ValueError("TripletWriter: closed")
+        if not self.count:
+            self.discard()
             raise InputError("no triplet samples were made (sources too short or static)")
-        tmp = self.path.with_name(self.path.name + ".vidiff-tmp")
-        tmp.mkdir(parents=True, exist_ok=False)
-        for k in FILES + OPTIONAL:
-            if self.parts[k]:
-                np.save(tmp / f"{k}.npy", np.stack(self.parts[k]))
+        for name, f in self.files.items():
+            f.close()
+            shape, dtype = self.layout[name]
+            header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
+                      "shape": (self.count, *shape)}
+            raw = self.tmp / f"{name}.raw"
+            with open(self.tmp / f"{name}.npy", "wb") as out, open(raw, "rb") as data:
+                np.lib.format.write_array_header_1_0(out, header)
+                shutil.copyfileobj(data, out, 1 << 24)
+            raw.unlink()
+        self.files.clear()
         index = {"format": FORMAT, "version": VERSION, "sources": self.names,
                  "samples": len(self), "crop": self.crop, "settings": self.settings}
-        (tmp / "index.json").write_text(json.dumps(index, indent=1))
-        os.replace(tmp, self.path)
+        (self.tmp / "index.json").write_text(json.dumps(index, indent=1))
+        os.replace(self.tmp, self.path)
+        self.tmp = None
         return self.path
 
 
@@ -313,22 +371,23 @@ def make_footage_triplets(
 
     rng = np.random.default_rng(seed)
     motion = FlowMotion()
-    writer = TripletWriter(out, crop, {"frame_size": frame_size, "spacings": list(spacings),
-                                       "holdout_every": holdout_every, "chunk": chunk,
-                                       "seed": seed})
+    settings = {"frame_size": frame_size, "spacings": list(spacings),
+                "holdout_every": holdout_every, "chunk": chunk, "seed": seed}
     run_index = 0
-    for path in expand_sources(sources):
-        frames, times, cuts = decode_source(path, frame_size)
-        made = 0
-        for a, b in split_runs(len(frames), cuts):
-            for s in range(a, b, chunk):  # chunks, so that every source has held-out stretches
-                e = min(b, s + chunk)
-                holdout = holdout_every > 0 and run_index % holdout_every == holdout_every - 1
-                made += add_segment_triplets(writer, motion, np.stack(frames[s:e]), times[s:e],
-                                             path.name, holdout, spacings, crop, rng)
-                run_index += 1
-        log(f"triplets: {path.name}: {len(frames)} frames, {made} samples")
-    return writer.close()
+    with TripletWriter(out, crop, settings) as writer:
+        for path in expand_sources(sources):
+            frames, times, cuts = decode_source(path, frame_size)
+            made = 0
+            for a, b in split_runs(len(frames), cuts):
+                for s in range(a, b, chunk):  # chunks, so that every source has held-out stretches
+                    e = min(b, s + chunk)
+                    holdout = holdout_every > 0 and run_index % holdout_every == holdout_every - 1
+                    made += add_segment_triplets(writer, motion, np.stack(frames[s:e]),
+                                                 times[s:e], path.name, holdout, spacings, crop,
+                                                 rng)
+                    run_index += 1
+            log(f"triplets: {path.name}: {len(frames)} frames, {made} samples")
+        return writer.close()
 
 
 def filter_triplets(source: Path, out: Path, keep: Callable[[np.ndarray], bool]) -> tuple[int, int]:
@@ -336,15 +395,15 @@ def filter_triplets(source: Path, out: Path, keep: Callable[[np.ndarray], bool])
     returns (kept, total)."""
     pack = read_triplets(source)
     index = json.loads((Path(source) / "index.json").read_text())
-    writer = TripletWriter(out, index["crop"], {**index.get("settings", {}),
-                                                "filtered_from": str(source)})
-    for i in range(len(pack)):
-        frames = np.asarray(pack.frames[i])
-        if keep(frames):
-            writer.add(pack.names[int(pack.sources[i])], frames, np.asarray(pack.flows[i]),
-                       float(pack.times[i]), bool(pack.holdout[i]),
-                       None if pack.frame_stats is None else pack.frame_stats[i],
-                       None if pack.true_flows is None else np.asarray(pack.true_flows[i]),
-                       None if pack.alt_flows is None else np.asarray(pack.alt_flows[i]))
-    writer.close()
+    with TripletWriter(out, index["crop"], {**index.get("settings", {}),
+                                            "filtered_from": str(source)}) as writer:
+        for i in range(len(pack)):
+            frames = np.asarray(pack.frames[i])
+            if keep(frames):
+                writer.add(pack.names[int(pack.sources[i])], frames, np.asarray(pack.flows[i]),
+                           float(pack.times[i]), bool(pack.holdout[i]),
+                           None if pack.frame_stats is None else pack.frame_stats[i],
+                           None if pack.true_flows is None else np.asarray(pack.true_flows[i]),
+                           None if pack.alt_flows is None else np.asarray(pack.alt_flows[i]))
+        writer.close()
     return len(writer), len(pack)
