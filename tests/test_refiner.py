@@ -331,6 +331,47 @@ def test_mirrored_ensemble_of_an_untrained_refiner_is_the_estimate():
     assert (ensemble.estimate(f0, f1, [0.5]) - plain).abs().max() < 2e-3
 
 
+class GradientMotion(FlowMotion):
+    """Flows that every symmetry of the pair maps exactly: each side's flow is its frame's own
+    (central-difference) brightness gradient, so a mirrored pair's flows are the mirrored flows
+    with dx negated, and a swapped pair's are the two swapped."""
+
+    def full_flows(self, frame0, frame1):
+        def grad(f):
+            g = f.mean(1, keepdim=True)
+            gx = torch.nn.functional.pad(g[..., 2:] - g[..., :-2], (1, 1))
+            gy = torch.nn.functional.pad(g[..., 2:, :] - g[..., :-2, :], (0, 0, 1, 1))
+            return 20 * torch.cat([gx, gy], 1)
+
+        return torch.cat([grad(frame0), grad(frame1)], 1)
+
+
+@pytest.mark.parametrize("symmetries", [("mirror",), ("flip",), ("reverse",),
+                                        ("mirror", "flip", "reverse")])
+def test_an_ensemble_over_symmetries_is_equivariant_to_them(symmetries):
+    f0, f1 = frames_pair()
+    net = Refiner(RefinerConfig.tiny())
+    torch.manual_seed(3)
+    with torch.no_grad():  # a refiner that corrects, so that a wrong undoing would show
+        for param in net.parameters():
+            param.add_(0.05 * torch.randn_like(param))
+    motion = GradientMotion()
+    est = RefinedMotion(net, motion, ensemble=symmetries)
+    plain = RefinedMotion(net, motion)
+    out = est.estimate(f0, f1, [0.3])[:, :, 0]
+    assert (out - plain.estimate(f0, f1, [0.3])[:, :, 0]).abs().max() > 1e-3
+    if "mirror" in symmetries:
+        mirrored = est.estimate(f0.flip(-1), f1.flip(-1), [0.3])[:, :, 0].flip(-1)
+        assert torch.allclose(mirrored, out, atol=1e-5)
+    if "flip" in symmetries:
+        flipped = est.estimate(f0.flip(-2), f1.flip(-2), [0.3])[:, :, 0].flip(-2)
+        assert torch.allclose(flipped, out, atol=1e-5)
+    if "reverse" in symmetries:
+        assert torch.allclose(est.estimate(f1, f0, [0.7])[:, :, 0], out, atol=1e-5)
+    with pytest.raises(OptionError, match="unknown 'rotate'"):
+        RefinedMotion(net, motion, ensemble=("rotate",))
+
+
 def test_held_targets_are_recognised():
     from vidiff.train.triplets import is_hold
 

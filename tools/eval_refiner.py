@@ -61,7 +61,10 @@ def main() -> int:
     parser.add_argument("--sets", default="middlebury,ucf101")
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0)
-    parser.add_argument("--ensemble", action="store_true", help="also each weights mirrored+averaged")
+    parser.add_argument("--ensemble", nargs="*", metavar="SYMMETRIES",
+                        help="also each weights averaged over symmetries of the pair, one method "
+                             "per comma-separated set of mirror, flip, reverse (RefinedMotion; "
+                             "alone: mirror)")
     parser.add_argument("--warps", default="",
                         help="comma-separated warp modes to also score mu with (e.g. bilinear)")
     parser.add_argument("--blend", action="store_true",
@@ -80,8 +83,13 @@ def main() -> int:
     methods = {"mu": motion}
     for w in args.weights:
         methods[str(w)] = RefinedMotion(load_refiner(w), motion)
-        if args.ensemble:
-            methods[f"{w} (ensemble)"] = RefinedMotion(load_refiner(w), motion, ensemble=True)
+        for spec in ([] if args.ensemble is None else args.ensemble or ["mirror"]):
+            try:
+                methods[f"{w} (ensemble {spec})"] = RefinedMotion(load_refiner(w), motion,
+                                                                  ensemble=spec.split(","))
+            except OptionError as err:
+                print(f"error: --ensemble: {err}", file=sys.stderr)
+                return 2
         for group in filter(None, args.without.split(",")):
             try:
                 net = without_outputs(load_refiner(w), [group])

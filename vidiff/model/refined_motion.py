@@ -15,11 +15,13 @@ tiles when a frame would not fit (:mod:`.tiling`); ``None`` runs whole frames.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 
 import torch
 from torch import Tensor
 
+from ..errors import OptionError
 from ..motion.base import check_pair
 from ..motion.blend import flows_to_time
 from ..motion.flow import FlowMotion
@@ -28,8 +30,12 @@ from .refiner import Refiner
 
 
 class RefinedMotion:
-    """``ensemble=True`` also refines the mirrored pair (frames and flows flipped left-right) and
-    averages the two results: twice the refiner's time for a steadier estimate."""
+    """``ensemble`` averages the refiner's results over symmetries of the pair, each undone on
+    its output (test-time augmentation): any of ``"mirror"`` (frames and flows flipped
+    left-right), ``"flip"`` (upside down) and ``"reverse"`` (the pair swapped, so time t is
+    asked for as 1 - t; in-between times only). Every combination of the named ones runs, so
+    ``("mirror", "reverse")`` is four passes of the refiner for a steadier estimate;
+    ``True`` means ``("mirror",)``, ``False`` or ``()`` none."""
 
     def __init__(
         self, refiner: Refiner | None, motion: FlowMotion | None = None, ensemble: bool = False,
@@ -41,7 +47,7 @@ class RefinedMotion:
             for net in (refiner, predictor)
         )
         self.motion = motion if motion is not None else FlowMotion()
-        self.ensemble = bool(ensemble)
+        self.ensemble = check_ensemble(ensemble)
         self.max_memory = check_budget(max_memory)
 
     @torch.inference_mode()
@@ -75,13 +81,9 @@ class RefinedMotion:
                 plans[factor] = plan_for("refiner", *frame0.shape[-2:], frame0.shape[0],
                                          self.max_memory, factor=factor)
             plan = plans[factor]
-            ft0, ft1 = flows_to_time(flows[:, :2], flows[:, 2:], t)
-            frame = net(f0, f1, ft0, ft1, t, plan=plan, flows=flows, alt_flows=alt)["frame"]
-            if self.ensemble:
-                mirrored = net(_flip(f0), _flip(f1), _flip(ft0, True), _flip(ft1, True), t,
-                               plan=plan, flows=_flip(flows, True),
-                               alt_flows=None if alt is None else _flip(alt, True))["frame"]
-                frame = (frame + _flip(mirrored)) / 2
+            passes = [p for p in _passes(self.ensemble) if 0.0 < t < 1.0 or not p[2]]
+            frame = sum(_refine(net, f0, f1, flows, alt, t, plan, *p) for p in passes)
+            frame = frame / len(passes)
             yield frame.clamp(0.0, 1.0).to(frame0.dtype)
 
     def _net(self, t: float) -> Refiner | None:
@@ -91,16 +93,59 @@ class RefinedMotion:
         return self.predictor if t > 1.0 else None
 
 
+ENSEMBLE = ("mirror", "flip", "reverse")
+
+
+def check_ensemble(ensemble) -> tuple[str, ...]:
+    """``ensemble`` as a tuple of :data:`ENSEMBLE` names (``True``: mirror; ``False``: none)."""
+    if ensemble is True:
+        return ("mirror",)
+    if not ensemble:
+        return ()
+    names = (ensemble,) if isinstance(ensemble, str) else tuple(ensemble)
+    unknown = [n for n in names if n not in ENSEMBLE]
+    if unknown:
+        raise OptionError(f"ensemble: unknown {', '.join(map(repr, unknown))} "
+                          f"(choose from {', '.join(ENSEMBLE)})")
+    return tuple(n for n in ENSEMBLE if n in names)
+
+
+def _passes(ensemble: tuple[str, ...]) -> list[tuple[bool, bool, bool]]:
+    """``(mirror, flip, reverse)`` for every combination of the named symmetries, identity first."""
+    return list(itertools.product(*[(False, True) if n in ensemble else (False,)
+                                     for n in ENSEMBLE]))
+
+
+def _refine(net: Refiner, f0: Tensor, f1: Tensor, flows: Tensor, alt: Tensor | None, t: float,
+            plan, mirror: bool, flip: bool, reverse: bool) -> Tensor:
+    """The refined frame at ``t`` with the pair seen through one symmetry, undone on the output."""
+    if reverse:  # the pair swapped: flows 1->0 first, time from the other end
+        f0, f1, t = f1, f0, 1.0 - t
+        flows = torch.cat([flows[:, 2:], flows[:, :2]], 1)
+        alt = None if alt is None else torch.cat([alt[:, 2:], alt[:, :2]], 1)
+    dims = [d for d, on in ((-1, mirror), (-2, flip)) if on]
+    f0, f1 = (_flip(f, dims) for f in (f0, f1))
+    flows = _flip(flows, dims, flow=True)
+    alt = None if alt is None else _flip(alt, dims, flow=True)
+    ft0, ft1 = flows_to_time(flows[:, :2], flows[:, 2:], t)
+    frame = net(f0, f1, ft0, ft1, t, plan=plan, flows=flows, alt_flows=alt)["frame"]
+    return _flip(frame, dims)
+
+
 def _last(x: Tensor) -> Tensor:
     return x.contiguous(memory_format=torch.channels_last)
 
 
-def _flip(x: Tensor, flow: bool = False) -> Tensor:
-    """Mirror ``b c h w`` left-right; a flow's dx (every even channel of a ``b 2k h w`` stack of
-    flows) changes sign."""
-    x = x.flip(-1)
+def _flip(x: Tensor, dims: Sequence[int], flow: bool = False) -> Tensor:
+    """Mirror ``b c h w`` along ``dims`` (-1: left-right, -2: upside down); for a ``b 2k h w``
+    stack of flows, the component along each flipped axis (dx: even channels, dy: odd) changes
+    sign."""
+    if not dims:
+        return x
+    x = x.flip(list(dims))
     if flow:
         sign = torch.ones(x.shape[1], dtype=x.dtype, device=x.device)
-        sign[0::2] = -1
+        for d in dims:
+            sign[slice(0 if d == -1 else 1, None, 2)] *= -1
         x = x * sign.view(1, -1, 1, 1)
     return x
