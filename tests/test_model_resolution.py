@@ -85,3 +85,56 @@ def test_cli_says_what_ran(tmp_path, refiner_file, capsys):
     assert main(["interpolate", str(clip), "-o", str(out), "--multi", "2", "--weights",
                  str(refiner_file), "--no-refine", "--overwrite"]) == 0
     assert "motion estimate only" in capsys.readouterr().err
+
+
+def test_the_ensemble_option_reaches_the_refiner(tmp_path):
+    from vidiff.cli.common import ENSEMBLE_DEFAULT_HELP
+    from vidiff.model import load_refiner
+    from vidiff.model.refined_motion import RefinedMotion
+    from vidiff.motion import FlowMotion
+    from vidiff.pipelines.weights import DEFAULT_ENSEMBLE
+
+    refiner = Refiner(RefinerConfig.tiny())
+    torch.manual_seed(0)
+    with torch.no_grad():  # a refiner that is not symmetric, so that averaging shows
+        for param in refiner.parameters():
+            param.add_(0.05 * torch.randn_like(param))
+    path = save_weights(tmp_path / "r.safetensors", None, refiner=refiner)
+    model = resolve_model(None, path, CPU, ensemble=("reverse", "mirror"))
+    assert model.ensemble == ("mirror", "reverse")  # in a fixed order
+    assert model.description == "motion estimate + refiner (averaged: mirror, reverse)"
+    assert resolve_model(None, path, CPU).ensemble == DEFAULT_ENSEMBLE
+    assert ENSEMBLE_DEFAULT_HELP == (",".join(DEFAULT_ENSEMBLE) or "none")
+    with pytest.raises(OptionError, match="--ensemble: unknown 'spin'"):
+        resolve_model(None, path, CPU, ensemble=("mirror", "spin"))
+
+    a, b = pair()
+    mid, = vidiff.interpolate_pair(a, b, weights=path, device="cpu", ensemble=("mirror",))
+    plain, = vidiff.interpolate_pair(a, b, weights=path, device="cpu", ensemble=())
+    to = lambda x: torch.from_numpy(x).permute(2, 0, 1)[None].float() / 255  # noqa: E731
+    expected = RefinedMotion(load_refiner(path), FlowMotion(), ensemble=("mirror",)).estimate(
+        to(a), to(b), [0.5])[0, :, 0].permute(1, 2, 0).mul(255).numpy()
+    assert np.abs(mid - expected).max() <= 1.0
+    assert np.abs(mid.astype(int) - plain.astype(int)).max() > 0
+
+
+def test_the_cli_takes_an_ensemble_and_refuses_an_unknown_one(tmp_path, refiner_file, capsys):
+    from media import write_clip
+
+    from vidiff.cli import main
+
+    clip = write_clip(tmp_path / "in.mp4", [pattern_frame(i, SIZE, (1.0, 0.5)) for i in range(4)],
+                      fps=12)
+    out = tmp_path / "out.mp4"
+    assert main(["interpolate", str(clip), "-o", str(out), "--multi", "2", "--weights",
+                 str(refiner_file), "--ensemble", "mirror,reverse"]) == 0
+    assert out.is_file()
+    capsys.readouterr()
+    assert main(["interpolate", str(clip), "-o", str(tmp_path / "x.mp4"), "--multi", "2",
+                 "--ensemble", "mirror,spin"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--ensemble: unknown 'spin'" in err
+    assert not (tmp_path / "x.mp4").exists()
+    with pytest.raises(SystemExit) as exc:
+        main(["interpolate", str(clip), "--multi", "2", "--ensemble", ","])
+    assert exc.value.code == 2

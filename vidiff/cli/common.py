@@ -34,6 +34,12 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
         help="skip the refiner and the predictor (learned corrections of the motion estimate); "
         "with --steps 0 this is the motion estimate alone, the fastest setting",
     )
+    g.add_argument(
+        "--ensemble", type=ensemble_option, metavar="SYMMETRIES",
+        help="average the refiner's frame over these symmetries of each pair: a comma-separated "
+        "set of mirror, flip, reverse (time), or none; 2^k times the refiner's time for a "
+        "steadier frame (default: " + ENSEMBLE_DEFAULT_HELP + ")",
+    )
     g.add_argument("--sampler", help="sampler name (default: the deterministic few-step one)")
     g.add_argument(
         "--weights", help="model weights (.safetensors: refiner, predictor and/or diffusion model; "
@@ -49,6 +55,18 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
         "frames are run in overlapping tiles to fit (default: 60%% of the free memory of a "
         "GPU, on the CPU half the available RAM up to 4G)",
     )
+
+
+ENSEMBLE_DEFAULT_HELP = "none"  # vidiff.pipelines.weights.DEFAULT_ENSEMBLE, kept without torch
+
+
+def ensemble_option(text: str) -> tuple[str, ...]:
+    """``mirror,reverse`` or ``none`` -> symmetry names (argparse ``type``); the names are
+    checked when the model is resolved (:func:`vidiff.pipelines.weights.resolve_ensemble`)."""
+    names = tuple(n.strip() for n in str(text).split(",") if n.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("names no symmetry (use none for no averaging)")
+    return () if names == ("none",) else names
 
 
 def memory_size(text: str) -> int:
@@ -92,7 +110,8 @@ def interpolate_kwargs(args) -> dict:
         fps=args.fps, multi=args.multi, input_fps=args.input_fps, steps=args.steps,
         sampler=args.sampler, device=args.device, weights=args.weights, seed=args.seed,
         refine=False if args.no_refine else None, max_memory=args.max_memory,
-        overwrite=args.overwrite, codec=args.codec, crf=args.crf, preset=args.preset,
+        ensemble=args.ensemble, overwrite=args.overwrite, codec=args.codec, crf=args.crf,
+        preset=args.preset,
         pix_fmt=args.pix_fmt,
         scene_threshold=None if args.no_scene_detect else args.scene_threshold,
         dedup=args.dedup, audio=not args.no_audio,

@@ -108,6 +108,7 @@ def run(args) -> int:
         weights=args.weights,
         seed=args.seed,
         refine=False if args.no_refine else None, max_memory=args.max_memory,
+        ensemble=args.ensemble,
         known=args.window_known,
         unknown=args.window_unknown,
         hierarchical=args.hierarchical,

@@ -42,7 +42,7 @@ JOB_OPTIONS = {
     "input_fps": None, "steps": None, "sampler": None, "device": "auto", "weights": None,
     "seed": 0, "refine": None, "overwrite": False, "codec": None, "crf": None, "preset": None,
     "pix_fmt": None,
-    "scene_threshold": 0.15, "dedup": 3, "audio": True, "max_memory": None,
+    "scene_threshold": 0.15, "dedup": 3, "audio": True, "max_memory": None, "ensemble": None,
 }
 # ... of which these change the output (the rerun key); device, overwrite and the memory budget
 # (tiles agree with whole frames to within 8-bit rounding) do not. A budget is per job.
@@ -106,9 +106,10 @@ def _now() -> str:
 
 def _key_options(fps, multi, options: dict) -> dict:
     """The options that change an output, JSON-ready (the manifest's ``options``)."""
-    from ..pipelines.weights import default_weights_path
+    from ..pipelines.weights import default_weights_path, resolve_ensemble
 
     key = {k: v for k, v in options.items() if k not in _NOT_IN_KEY}
+    key["ensemble"] = list(resolve_ensemble(key.get("ensemble")))
     key["fps"] = format_rate(fps) if fps is not None else None
     key["multi"] = multi
     if key["input_fps"] is not None:

@@ -144,6 +144,7 @@ def generate_video(
     seed: int = 0,
     refine: bool | None = None,
     max_memory: int | None = None,
+    ensemble=None,
     known: int = 2,
     unknown: int = 4,
     hierarchical: bool = False,
@@ -190,7 +191,7 @@ def generate_video(
         check_output_path(target, inputs=paths, overwrite=overwrite)
     generator = make_generator(
         steps=steps, weights=weights, device=device, seed=seed, sampler=sampler, window=window,
-        refine=refine, max_memory=max_memory,
+        refine=refine, max_memory=max_memory, ensemble=ensemble,
     )
     warn_identical_samples(generator, samples)
 

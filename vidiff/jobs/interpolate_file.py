@@ -68,6 +68,7 @@ def interpolate_video(
     seed: int = 0,
     refine: bool | None = None,
     max_memory: int | None = None,
+    ensemble=None,
     overwrite: bool = False,
     codec: str | None = None,
     crf: int | None = None,
@@ -84,7 +85,8 @@ def interpolate_video(
 
     Give exactly one of ``fps`` (e.g. ``60``, ``"59.94"``, ``"60000/1001"``) or ``multi``
     (a whole multiple of the input rate). The motion estimate is corrected by the refiner when
-    the weights hold one (``refine=False``: not) and refined by the diffusion model for ``steps``
+    the weights hold one (``refine=False``: not; ``ensemble``: averaged over those symmetries of
+    each pair, e.g. ``("mirror",)``; ``None``: the default) and refined by the diffusion model for ``steps``
     sampler steps (``None``: 4 when the weights hold a diffusion model, else 0); ``max_memory``
     (bytes; ``None``: a share of the device's free memory) bounds the model's memory, big frames
     being run in overlapping tiles. ``scene_threshold=None`` turns off scene-cut
@@ -119,7 +121,8 @@ def interpolate_video(
         detector = SceneDetector(cut_threshold=scene_threshold)
         interp = make_interpolator(
             steps=steps, weights=weights, device=device, seed=seed, sampler=sampler,
-            refine=refine, max_memory=max_memory, detector=detector, max_dup_run=dedup,
+            refine=refine, max_memory=max_memory, ensemble=ensemble, detector=detector,
+            max_dup_run=dedup,
         )
         options = encode_options(target, codec, crf, preset, pix_fmt)
         total = None

@@ -36,14 +36,15 @@ def check_image(image, name: str) -> np.ndarray:
 
 def make_interpolator(
     *, steps=None, weights=None, device="auto", seed=0, sampler=None, motion=None, refine=None,
-    max_memory=None, **kwargs,
+    max_memory=None, ensemble=None, **kwargs,
 ) -> Interpolator:
     """An :class:`Interpolator` with weights resolved (:func:`.weights.resolve_model`): the
-    refiner when the weights hold one (``refine=False``: not), and ``steps=None`` diffusion steps
+    refiner when the weights hold one (``refine=False``: not; ``ensemble``: averaged over those
+    symmetries of the pair, :class:`vidiff.model.refined_motion.RefinedMotion`), and ``steps=None`` diffusion steps
     by default (4 when the weights hold a diffusion model, else 0). ``max_memory`` (bytes,
     ``None``: the device's default) is shared by the segments made at once (``workers``)."""
     dev = resolve_device(device)
-    model = resolve_model(steps, weights, dev, sampler, seed, refine, max_memory)
+    model = resolve_model(steps, weights, dev, sampler, seed, refine, max_memory, ensemble)
     budget = model.call_budget(kwargs.get("workers", 2))
     return Interpolator(
         motion=model.motion(motion, budget), denoiser=model.denoiser, steps=model.steps,
@@ -53,7 +54,7 @@ def make_interpolator(
 
 def interpolate_pair(
     frame0, frame1, times: Sequence[float] = (0.5,), *, steps=None, weights=None,
-    device="auto", seed: int = 0, sampler=None, refine=None, max_memory=None,
+    device="auto", seed: int = 0, sampler=None, refine=None, max_memory=None, ensemble=None,
 ) -> list[np.ndarray]:
     """Frames at fractional ``times`` in (0, 1) between two frames.
 
@@ -73,7 +74,7 @@ def interpolate_pair(
             raise OptionError(f"times must lie strictly between 0 and 1, got {t}")
     interp = make_interpolator(
         steps=steps, weights=weights, device=device, seed=seed, sampler=sampler, refine=refine,
-        max_memory=max_memory, workers=1,
+        max_memory=max_memory, ensemble=ensemble, workers=1,
     )
     return interp.between(a, b, times)
 
@@ -81,7 +82,7 @@ def interpolate_pair(
 def interpolate_frames(
     frames: Iterable, *, input_fps=None, fps=None, multi: int | None = None, steps=None,
     weights=None, device="auto", seed: int = 0, sampler=None, times: Sequence | None = None,
-    refine=None, max_memory=None,
+    refine=None, max_memory=None, ensemble=None,
 ) -> Iterator[np.ndarray]:
     """Stream a sequence of in-memory frames at a new rate (``fps`` or ``multi`` x input).
 
@@ -95,7 +96,7 @@ def interpolate_frames(
     )
     interp = make_interpolator(
         steps=steps, weights=weights, device=device, seed=seed, sampler=sampler, refine=refine,
-        max_memory=max_memory,
+        max_memory=max_memory, ensemble=ensemble,
     )
 
     def items():

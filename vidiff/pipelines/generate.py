@@ -173,12 +173,13 @@ def make_generator(
     window: WindowConfig | None = None,
     refine=None,
     max_memory=None,
+    ensemble=None,
 ) -> ClipGenerator:
     """A :class:`ClipGenerator` with weights resolved (:func:`.weights.resolve_model`):
     ``steps=None`` means the default (4 sampler steps when the weights hold a diffusion model,
     else 0); the refiner serves the in-between (infill) frames when the weights hold one."""
     dev = resolve_device(device)
-    model = resolve_model(steps, weights, dev, sampler, seed, refine, max_memory)
+    model = resolve_model(steps, weights, dev, sampler, seed, refine, max_memory, ensemble)
     return ClipGenerator(
         motion=model.motion(motion if motion is not None else FlowMotion(PREDICTION_MOTION)),
         denoiser=model.denoiser,

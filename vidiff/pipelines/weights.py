@@ -8,7 +8,9 @@ variable (``VIDIFF_WEIGHTS=none``: no default weights, the motion estimate alone
 
 What runs: the motion estimate, then the refiner when the weights hold one (``refine=False``
 skips it), then the diffusion model for ``steps`` sampler steps when the weights hold one
-(``steps=0`` skips it). ``max_memory`` bounds what one model call may hold (bytes; ``None``:
+(``steps=0`` skips it). ``ensemble`` names the symmetries of the pair the refiner's result is
+averaged over (:class:`vidiff.model.refined_motion.RefinedMotion`; ``None``:
+:data:`DEFAULT_ENSEMBLE`). ``max_memory`` bounds what one model call may hold (bytes; ``None``:
 the device's default, :func:`vidiff.model.memory.default_budget`): big frames are then run in
 overlapping tiles (:mod:`vidiff.model.tiling`). An explicit ``--weights PATH`` that cannot be loaded is an error; default
 weights that are missing or damaged only cost the learned parts: a warning, and the motion
@@ -29,6 +31,7 @@ from ..errors import OptionError, WeightsError
 
 DEFAULT_WEIGHTS_NAME = "vidiff.safetensors"
 DEFAULT_STEPS = 4
+DEFAULT_ENSEMBLE: tuple[str, ...] = ()  # test-time averaging of the refiner: off by default
 
 
 def default_weights_path() -> Path | None:
@@ -55,6 +58,7 @@ class Model:
     weights: Path | None = None
     max_memory: object | None = None  # vidiff.model.memory.Budget: all concurrent calls together
     predictor: object | None = None  # the refiner trained past the last known frame (generate)
+    ensemble: tuple[str, ...] = ()  # symmetries the refiner's result is averaged over
 
     def call_budget(self, concurrent: int = 1):
         """The :class:`~vidiff.model.memory.Budget` of one model call when ``concurrent`` calls
@@ -74,18 +78,30 @@ class Model:
         from ..model.refined_motion import RefinedMotion
 
         budget = budget if budget is not None else self.call_budget()
-        return RefinedMotion(self.refiner, base, max_memory=budget, predictor=self.predictor)
+        return RefinedMotion(self.refiner, base, ensemble=self.ensemble, max_memory=budget,
+                             predictor=self.predictor)
 
     @property
     def description(self) -> str:
         parts = ["motion estimate"]
         if self.refiner is not None:
-            parts.append("refiner")
+            parts.append(f"refiner (averaged: {', '.join(self.ensemble)})" if self.ensemble
+                         else "refiner")
         if self.predictor is not None:
             parts.append("predictor")
         if self.denoiser is not None and self.steps:
             parts.append(f"diffusion, {self.steps} steps")
         return " + ".join(parts)
+
+
+def resolve_ensemble(ensemble) -> tuple[str, ...]:
+    """``ensemble`` checked, as a tuple of symmetry names (``None``: :data:`DEFAULT_ENSEMBLE`)."""
+    from ..model.refined_motion import check_ensemble
+
+    try:
+        return check_ensemble(DEFAULT_ENSEMBLE if ensemble is None else ensemble)
+    except OptionError as exc:
+        raise OptionError(f"--{exc}") from None
 
 
 def load_denoiser(weights: str | Path | None, device: torch.device):
@@ -108,7 +124,8 @@ def load_denoiser(weights: str | Path | None, device: torch.device):
 
 
 def resolve_model(
-    steps, weights, device: torch.device, sampler=None, seed=0, refine=None, max_memory=None
+    steps, weights, device: torch.device, sampler=None, seed=0, refine=None, max_memory=None,
+    ensemble=None,
 ) -> Model:
     """Check the model options and load what they ask for.
 
@@ -116,6 +133,8 @@ def resolve_model(
     ``steps=None``: :data:`DEFAULT_STEPS` when the weights hold a diffusion model, else 0.
     ``refine=None``: use the refiner (and the predictor) when the weights hold one; ``True``
     requires a refiner; ``False`` uses neither.
+    ``ensemble``: symmetry names for :class:`~vidiff.model.refined_motion.RefinedMotion`
+    (``None``: :data:`DEFAULT_ENSEMBLE`).
     Explicit steps or ``refine=True`` without weights that hold that part are errors.
     """
     from ..model import SAMPLERS, load_refiner, load_weights, read_parts
@@ -129,6 +148,7 @@ def resolve_model(
         raise OptionError(f"--seed must be a whole number, got {seed!r}")
     if refine not in (None, True, False):
         raise OptionError(f"refine must be None, True or False, got {refine!r}")
+    ensemble = resolve_ensemble(ensemble)
     budget = check_budget(max_memory, "--max-memory")
     if budget is None:
         budget = Budget(default_budget(device), strict=False)
@@ -168,5 +188,5 @@ def resolve_model(
         return Model(max_memory=budget)
     return Model(
         refiner, denoiser, int(steps), path if (refiner or denoiser or predictor) else None,
-        max_memory=budget, predictor=predictor,
+        max_memory=budget, predictor=predictor, ensemble=ensemble,
     )
