@@ -1,6 +1,7 @@
 """Benchmark the refiner (learned mean) on this machine: size, FLOPs and time per frame.
 
     python tools/bench_refiner.py [--weights PATH] [--threads 2] [--repeat 3] [--second-flow none]
+                                  [--ensemble mirror mirror,reverse ...]
 
 Reports, as a markdown table with the machine and the command line: parameters; FLOPs per
 in-between frame at 1280x720 (FlopCounterMode, a multiply-add counts 2); and the time of one
@@ -8,7 +9,9 @@ in-between frame at 854x480, 1280x720 and 1920x1080 for the motion estimate alon
 motion estimate + refiner (``RefinedMotion``, as ``vidiff interpolate`` runs it), best of
 ``--repeat`` after a warm-up. Without ``--weights`` an untrained refiner of the default
 configuration is timed (the same work). ``--second-flow none`` times the motion step with DIS
-alone (``FlowMotionConfig.second_flow``; default: as ``vidiff interpolate``). Stop background
+alone (``FlowMotionConfig.second_flow``; default: as ``vidiff interpolate``). ``--ensemble``
+adds a row per set of symmetries (``vidiff interpolate --ensemble``: the refiner's frame
+averaged over them; by default as ``vidiff interpolate`` runs). Stop background
 jobs first: times on a busy machine are not figures.
 """
 
@@ -26,6 +29,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from vidiff.model import RefinedMotion, Refiner, RefinerConfig, load_refiner
 from vidiff.motion import FlowMotion, FlowMotionConfig
+from vidiff.pipelines.weights import DEFAULT_ENSEMBLE
 
 SIZES = {"480p": (480, 854), "720p": (720, 1280), "1080p": (1080, 1920)}
 
@@ -56,11 +60,15 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--second-flow", choices=["farneback", "none"], default="farneback")
+    parser.add_argument("--ensemble", nargs="*", default=[], metavar="SYMMETRIES",
+                        help="also time these comma-separated sets of mirror, flip, reverse")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     refiner = load_refiner(args.weights) if args.weights else Refiner(RefinerConfig()).eval()
     motion = FlowMotion(FlowMotionConfig(second_flow=args.second_flow))
-    refined = RefinedMotion(refiner, motion)
+    refined = RefinedMotion(refiner, motion, ensemble=DEFAULT_ENSEMBLE)
+    averaged = {spec: RefinedMotion(refiner, motion, ensemble=spec.split(","))
+                for spec in args.ensemble}
     rows = [("parameters", f"{sum(p.numel() for p in refiner.parameters()) / 1e6:.2f} M")]
     f0, f1 = pair(*SIZES["720p"])
     flows, alt = motion.full_flow_candidates(f0, f1)
@@ -71,8 +79,13 @@ def main() -> int:
         f0, f1 = pair(h, w)
         t_mu = best(lambda: motion.estimate(f0, f1, [0.5]), args.repeat)  # noqa: B023
         t_ref = best(lambda: refined.estimate(f0, f1, [0.5]), args.repeat)  # noqa: B023
-        rows.append((f"one in-between frame at {name}: motion / motion + refiner",
+        rows.append((f"one in-between frame at {name}: motion / motion + refiner"
+                     + (f" (averaged: {', '.join(DEFAULT_ENSEMBLE)})" if DEFAULT_ENSEMBLE else ""),
                      f"{t_mu:.2f} s / {t_ref:.2f} s"))
+        for spec, est in averaged.items():
+            t_avg = best(lambda: est.estimate(f0, f1, [0.5]), args.repeat)  # noqa: B023
+            rows.append((f"one in-between frame at {name}: motion + refiner averaged over {spec}",
+                         f"{t_avg:.2f} s"))
     print(f"## vidiff refiner benchmark\n\n`{shlex.join([sys.executable, *sys.argv])}`\n")
     print(f"- machine: {machine_line()}\n- torch threads: {args.threads}; load average "
           f"{os.getloadavg()[0]:.2f}\n")
