@@ -12,6 +12,7 @@ EXAMPLES = """examples:
   vidiff interpolate clip.mp4 --multi 2 -o smooth.mkv
   vidiff interpolate frames/ --input-fps 24 --fps 59.94 -o out/   # folder of PNGs in and out
   vidiff interpolate clip.mp4 --fps 60 --steps 0 --no-refine   # motion estimate only (fastest)
+  vidiff interpolate clip.mp4 --fps 60 --ensemble mirror    # steadier refiner, 2x its time
   vidiff interpolate film.mkv --fps 60 --start 00:42:10 --duration 5 -o try.mp4   # 5 s to try
 """
 
