@@ -40,8 +40,8 @@ def make_interpolator(
 ) -> Interpolator:
     """An :class:`Interpolator` with weights resolved (:func:`.weights.resolve_model`): the
     refiner when the weights hold one (``refine=False``: not; ``ensemble``: averaged over those
-    symmetries of the pair, :class:`vidiff.model.refined_motion.RefinedMotion`), and ``steps=None`` diffusion steps
-    by default (4 when the weights hold a diffusion model, else 0). ``max_memory`` (bytes,
+    symmetries of the pair, :class:`vidiff.model.refined_motion.RefinedMotion`), and
+    ``steps=None`` diffusion steps by default (4 when the weights hold a diffusion model, else 0). ``max_memory`` (bytes,
     ``None``: the device's default) is shared by the segments made at once (``workers``)."""
     dev = resolve_device(device)
     model = resolve_model(steps, weights, dev, sampler, seed, refine, max_memory, ensemble)
