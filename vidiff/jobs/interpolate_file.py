@@ -87,8 +87,8 @@ def interpolate_video(
     (a whole multiple of the input rate). The motion estimate is corrected by the refiner when
     the weights hold one (``refine=False``: not; ``ensemble``: averaged over those symmetries of
     each pair, e.g. ``("mirror",)``; ``None``: the default) and refined by the diffusion model
-    for ``steps`` sampler steps (``None``: 4 when the weights hold a diffusion model, else 0); ``max_memory``
-    (bytes; ``None``: a share of the device's free memory) bounds the model's memory, big frames
+    for ``steps`` sampler steps (``None``: 4 when the weights hold a diffusion model, else 0);
+    ``max_memory`` (bytes; ``None``: a share of the device's free memory) bounds the model's memory, big frames
     being run in overlapping tiles. ``scene_threshold=None`` turns off scene-cut
     detection; ``dedup`` is the longest run of identical frames treated as an animation hold
     (1 turns it off). ``start``/``duration`` (seconds, ``2.5`` or ``"00:01:02.5"``) convert just
