@@ -217,6 +217,8 @@ def main() -> int:
     ap.add_argument("--output", type=Path, help="also write the markdown report here")
     ap.add_argument("--second-flow", choices=["none", "farneback"], default="none",
                     help="the motion step's second flow (default: none, as vidiff generate)")
+    ap.add_argument("--ensemble", help="vidiff generate --ensemble: comma-separated mirror, "
+                    "flip (the predictor's frame averaged over them; default: as vidiff generate)")
     args = ap.parse_args()
     if not args.clips.is_dir():
         print(f"skipped: no clips folder at {args.clips}", file=sys.stderr)
@@ -240,11 +242,13 @@ def main() -> int:
         model_gen = make_generator(
             steps=args.steps, weights=args.weights, device=args.device, seed=args.seed,
             window=window, motion=motion,
+            ensemble=None if args.ensemble is None else args.ensemble.split(","),
         )
         if not model_gen.stochastic:  # a deterministic model: every sample is the same
             args.samples = 1
         note = (f"weights {path} ({', '.join(parts)}), {model_gen.steps} diffusion steps, "
-                f"{args.samples} sample(s)")
+                f"{args.samples} sample(s)"
+                + (f", averaged over {args.ensemble}" if args.ensemble else ""))
     started = time.perf_counter()
     results = []
     for path in clips:
