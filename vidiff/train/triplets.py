@@ -87,7 +87,8 @@ class TripletWriter:
     a build holds one sample in memory whatever the pack's size; :meth:`close` turns the raw files
     into ``.npy`` files (the same bytes as ``np.save`` of the stacked samples). Use it as a context
     manager: leaving the block without :meth:`close` (an error, Ctrl-C) removes the temporary
-    folder, so a failed build leaves nothing behind.
+    folder (``.NAME.vidiff-tmp-PID`` beside the pack), so a failed build leaves nothing behind; a
+    process killed outright (SIGTERM, SIGKILL) can leave that hidden folder, never read as a pack.
     """
 
     def __init__(self, path: Path, crop: int, settings: dict | None = None):
