@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -176,3 +178,42 @@ def test_prediction_uses_dis_alone_while_interpolation_also_tries_farneback():
     assert base.config.second_flow == "none"
     assert FlowMotion().config.second_flow == "farneback"
     assert Interpolator().motion.config.second_flow == "farneback"
+
+
+def other_shot(count: int) -> list[np.ndarray]:
+    """``count`` frames of a second shot: the pattern brightened and moving the other way."""
+    return [
+        np.ascontiguousarray(pattern_frame(9 + i, SIZE, (-1.0, 0.5)) // 4 + 180)
+        for i in range(count)
+    ]
+
+
+def test_seeds_across_a_scene_cut_continue_the_last_shot():
+    """A flow between two shots is no motion: with one seed after the cut the new frames hold
+    it, and with two they extrapolate shot B alone, as if shot A had not been given."""
+    given = seeds(2) + other_shot(1)
+    with pytest.warns(UserWarning, match="scene cut lies between seed 1 and seed 2"):
+        (clip,) = generate_frames(given, 3, steps=0, device="cpu")
+    assert all(np.array_equal(clip[i], given[2]) for i in range(3, 6))
+    shot_b = other_shot(2)
+    with pytest.warns(UserWarning, match="the 2 seed"):
+        (clip,) = generate_frames(seeds(3) + shot_b, 3, steps=0, device="cpu")
+    (alone,) = generate_frames(shot_b, 3, steps=0, device="cpu")
+    assert all(np.array_equal(a, b) for a, b in zip(clip[5:], alone[2:], strict=True))
+
+
+def test_scene_detection_can_be_turned_off_for_the_seeds():
+    from vidiff.scenes import SceneDetector
+
+    given = seeds(2) + other_shot(1)
+    blind = ClipGenerator(detector=SceneDetector(cut_threshold=None))
+    (clip,) = generate_frames(given, 2, generator=blind)
+    assert not np.array_equal(clip[3], given[2])  # the flow across the cut moved it
+
+
+def test_seeds_of_one_shot_are_all_used():
+    """Steady motion is no cut: all seeds stay (no warning) and the motion continues."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (clip,) = generate_frames(seeds(3), 2, steps=0, device="cpu")
+    assert psnr(clip[3], pattern_frame(3, SIZE)) > psnr(clip[2], pattern_frame(3, SIZE)) + 3

@@ -9,7 +9,9 @@ clip does not depend on how it is streamed.
 
 mu, the motion estimate the model refines, comes from :func:`vidiff.model.build_cond`: past the
 last known frame it is extrapolated from the last two (held when there is one seed); between
-known frames (hierarchical infill) it is interpolated. With ``steps = 0`` (no weights) the output
+known frames (hierarchical infill) it is interpolated. Seeds that end across a scene cut (a video
+whose last frames open a new shot, a title card) continue from the seeds after the last cut only:
+a flow between two shots is no motion (the seeds before it are still part of the output). With ``steps = 0`` (no weights) the output
 is mu alone, and every sample is the same.
 
 Randomness: each window's noise comes from its own ``torch.Generator`` seeded from ``(seed,
@@ -29,6 +31,7 @@ from einops import rearrange
 from ..device import resolve_device
 from ..errors import OptionError
 from ..motion import FlowMotion, FlowMotionConfig, MotionEstimator
+from ..scenes import SceneDetector, thumbnail
 from .generate_plan import WindowConfig, WindowPlan, last_uses, plan_windows, window_times
 from .interpolate import to_image, to_tensor
 from .weights import resolve_model
@@ -77,7 +80,8 @@ class ClipGenerator:
 
     ``denoiser`` is a :class:`vidiff.model.Denoiser` (``None``: the motion estimate alone);
     ``steps`` sampler steps refine each window (0 = mu only); ``sampler`` a key of
-    :data:`vidiff.model.SAMPLERS`; ``window`` how longer clips are cut into model windows.
+    :data:`vidiff.model.SAMPLERS`; ``window`` how longer clips are cut into model windows;
+    ``detector`` finds scene cuts among the seeds (``SceneDetector(cut_threshold=None)``: never).
     """
 
     def __init__(
@@ -91,8 +95,10 @@ class ClipGenerator:
         device: str | torch.device = "cpu",
         window: WindowConfig | None = None,
         max_memory: int | None = None,
+        detector: SceneDetector | None = None,
     ):
         self.device = resolve_device(device)
+        self.detector = detector if detector is not None else SceneDetector()
         self.max_memory = max_memory  # bytes one window may hold (None: no limit)
         self.motion = motion if motion is not None else FlowMotion(PREDICTION_MOTION)
         self.denoiser = denoiser
@@ -116,7 +122,7 @@ class ClipGenerator:
 
         Holds only the frames later windows still need (the last few, or the keyframes).
         """
-        seeds = check_seeds(seeds)
+        seeds = self.last_shot(check_seeds(seeds))
         plans = self.plan(len(seeds), frames)
         needed_until = last_uses(plans)
         made: dict[int, np.ndarray] = dict(enumerate(seeds))
@@ -129,6 +135,21 @@ class ClipGenerator:
                 next_out += 1
             for t in [t for t in made if t < next_out and needed_until.get(t, -1) <= w]:
                 del made[t]
+
+    def last_shot(self, seeds: list[np.ndarray]) -> list[np.ndarray]:
+        """The seeds after the last scene cut among them (all of them when there is none)."""
+        if len(seeds) < 2:
+            return seeds
+        cuts = self.detector.cuts([thumbnail(s) for s in seeds])
+        if not cuts:
+            return seeds
+        first = cuts[-1]
+        warnings.warn(
+            f"a scene cut lies between seed {first - 1} and seed {first}: the new frames continue "
+            f"from the {len(seeds) - first} seed(s) after it",
+            stacklevel=3,
+        )
+        return seeds[first:]
 
     @torch.inference_mode()
     def _run_window(
@@ -174,6 +195,7 @@ def make_generator(
     refine=None,
     max_memory=None,
     ensemble=None,
+    detector: SceneDetector | None = None,
 ) -> ClipGenerator:
     """A :class:`ClipGenerator` with weights resolved (:func:`.weights.resolve_model`):
     ``steps=None`` means the default (4 sampler steps when the weights hold a diffusion model,
@@ -189,6 +211,7 @@ def make_generator(
         device=dev,
         window=window,
         max_memory=model.call_budget(),
+        detector=detector,
     )
 
 
