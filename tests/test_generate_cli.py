@@ -134,6 +134,21 @@ def test_samples_are_named_reproducible_and_different(tmp_path, seeds, weights, 
     assert not np.array_equal(np.stack(a0[2:]), np.stack(a1[2:])), "samples differ"
 
 
+def test_seeds_across_a_cut_continue_the_last_shot_unless_told_not_to(tmp_path, seeds, capsys):
+    """The third seed opens another shot: its frames are held (one seed after the cut), with a
+    warning; with --no-scene-detect the flow across the cut is extrapolated."""
+    other = pattern_frame(9, SIZE, (-1.0, 0.5)) // 4 + 180
+    given = [*seeds, str(write_image(tmp_path / "s2.png", other))]
+    out, blind = tmp_path / "out", tmp_path / "blind"
+    with pytest.warns(UserWarning, match="a scene cut lies between seed 1 and seed 2"):
+        run_ok(["generate", *given, "-o", f"{out}/", "--frames", "2", "--steps", "0"], capsys)
+    frames = folder_frames(out)
+    assert len(frames) == 5 and all(np.array_equal(f, other) for f in frames[3:])
+    run_ok(["generate", *given, "-o", f"{blind}/", "--frames", "2", "--steps", "0",
+            "--no-scene-detect"], capsys)
+    assert not np.array_equal(folder_frames(blind)[3], other)
+
+
 def test_overwrite_replaces_an_existing_output(tmp_path, seeds, capsys):
     out = str(tmp_path / "o.mp4")
     run_ok(["generate", *seeds, "-o", out, "--frames", "1"], capsys)
@@ -197,6 +212,9 @@ def _bad_inputs(tmp: Path, seeds: list[str]) -> dict[str, tuple[list[str], str]]
         "no samples": ([*seeds, "-o", out, "--frames", "2", "--samples", "0"], "--samples"),
         "negative fps": ([*seeds, "-o", out, "--frames", "2", "--fps", "-24"], "--fps"),
         "text fps": ([*seeds, "-o", out, "--frames", "2", "--fps", "fast"], "--fps"),
+        "scene threshold": (
+            [*seeds, "-o", out, "--frames", "2", "--scene-threshold", "1.5"], "--scene-threshold"
+        ),
         "no seed frames": (
             [*seeds, "-o", out, "--frames", "2", "--seed-frames", "0"],
             "--seed-frames",
@@ -238,6 +256,7 @@ BAD = [
     "negative fps",
     "text fps",
     "no seed frames",
+    "scene threshold",
     "window",
     "stride",
     "existing output",

@@ -82,18 +82,27 @@ def memory_size(text: str) -> int:
     return value
 
 
+def add_scene_options(p: argparse.ArgumentParser, what: str, off: str) -> None:
+    """``--scene-threshold X | --no-scene-detect``; ``what`` a cut means, ``off`` what turning
+    detection off does."""
+    p.add_argument(
+        "--scene-threshold", type=float, default=0.15,
+        help=f"scene-cut sensitivity in (0, 1]; {what} (default: %(default)s)",
+    )
+    p.add_argument("--no-scene-detect", action="store_true", help=off)
+
+
+def scene_threshold(args) -> float | None:
+    return None if args.no_scene_detect else args.scene_threshold
+
+
 def add_interpolate_options(p: argparse.ArgumentParser) -> None:
     """Options of ``interpolate`` that ``batch`` shares (all but input/output)."""
     rate = p.add_mutually_exclusive_group(required=True)
     rate.add_argument("--fps", help="output frame rate: 60, 59.94 (=60000/1001) or 60000/1001")
     rate.add_argument("--multi", type=int, help="output rate as a multiple of the input rate")
     p.add_argument("--input-fps", help="frame rate of a folder of frames (required for folders)")
-    p.add_argument(
-        "--scene-threshold", type=float, default=0.15,
-        help="scene-cut sensitivity in (0, 1]; frames are never blended across a cut "
-        "(default: %(default)s)",
-    )
-    p.add_argument("--no-scene-detect", action="store_true", help="interpolate across scene cuts too")
+    add_scene_options(p, "frames are never blended across a cut", "interpolate across scene cuts too")
     p.add_argument(
         "--dedup", type=int, default=3,
         help="runs of up to N identical frames are animation holds, re-timed so motion stays "
@@ -113,7 +122,7 @@ def interpolate_kwargs(args) -> dict:
         ensemble=args.ensemble, overwrite=args.overwrite, codec=args.codec, crf=args.crf,
         preset=args.preset,
         pix_fmt=args.pix_fmt,
-        scene_threshold=None if args.no_scene_detect else args.scene_threshold,
+        scene_threshold=scene_threshold(args),
         dedup=args.dedup, audio=not args.no_audio,
     )
 

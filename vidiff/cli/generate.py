@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import add_model_options, add_output_options
+from .common import add_model_options, add_output_options, add_scene_options, scene_threshold
 
 EXAMPLES = """examples:
   vidiff generate a.png b.png -o next.mp4 --frames 8          # 2 seeds + 8 new frames
@@ -85,6 +85,10 @@ def add_parser(sub) -> None:
         metavar="S",
         help="keyframe spacing for --hierarchical (default: window-unknown + 1)",
     )
+    add_scene_options(
+        p, "seeds that cross a cut continue the last shot only",
+        "extrapolate across a cut among the seeds too",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     add_model_options(p)
     add_output_options(p)
@@ -113,6 +117,7 @@ def run(args) -> int:
         unknown=args.window_unknown,
         hierarchical=args.hierarchical,
         stride=args.stride,
+        scene_threshold=scene_threshold(args),
         overwrite=args.overwrite,
         codec=args.codec,
         crf=args.crf,

@@ -34,6 +34,7 @@ from ..io.formats import is_folder_output
 from ..pipelines.generate import check_count, make_generator, warn_identical_samples
 from ..pipelines.generate_plan import WindowConfig
 from ..timebase import parse_rate
+from .options import scene_detector
 from .progress import progress_reporter
 
 DEFAULT_FPS = Fraction(24)
@@ -149,6 +150,7 @@ def generate_video(
     unknown: int = 4,
     hierarchical: bool = False,
     stride: int | None = None,
+    scene_threshold: float | None = 0.15,
     overwrite: bool = False,
     codec: str | None = None,
     crf: int | None = None,
@@ -162,7 +164,8 @@ def generate_video(
     frames, default 2, are the seeds). ``output``: a video file, GIF or folder (PNG frames); for
     several samples ``_0``, ``_1`` ... are added to its name. ``fps``: the output rate (default:
     the seed video's, else 24). Model and window options as in
-    :func:`vidiff.generate_frames`. ``progress`` is ``True`` for a tqdm bar or a callable
+    :func:`vidiff.generate_frames`. Seeds that cross a scene cut continue the last shot only
+    (``scene_threshold`` as in :func:`vidiff.interpolate_video`; ``None``: no cuts). ``progress`` is ``True`` for a tqdm bar or a callable
     ``(done, total)`` counting generated frames per clip. Returns a :class:`GenerateResult`.
     """
     import time
@@ -185,13 +188,14 @@ def generate_video(
         }
     )
     window = WindowConfig(known=known, unknown=unknown, hierarchical=hierarchical, stride=stride)
+    detector = scene_detector(scene_threshold)
     paths = seed_paths(seeds)
     targets = sample_outputs(output, samples)
     for target in targets:
         check_output_path(target, inputs=paths, overwrite=overwrite)
     generator = make_generator(
         steps=steps, weights=weights, device=device, seed=seed, sampler=sampler, window=window,
-        refine=refine, max_memory=max_memory, ensemble=ensemble,
+        refine=refine, max_memory=max_memory, ensemble=ensemble, detector=detector,
     )
     warn_identical_samples(generator, samples)
 

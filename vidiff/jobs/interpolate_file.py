@@ -20,10 +20,9 @@ from ..io.encoding import pixel_bits, resolve
 from ..io.formats import is_folder_output
 from ..pipelines.frames import make_interpolator
 from ..pipelines.interpolate import InterpolationStats
-from ..scenes import SceneDetector
 from ..timebase import format_rate, parse_rate
 from ..timing import output_frame_count, resolve_output_rate
-from .options import check_start, encode_options, stretch_bounds
+from .options import check_start, encode_options, scene_detector, stretch_bounds
 from .overlap import BackgroundWriter, prefetch
 from .progress import progress_reporter
 
@@ -103,8 +102,7 @@ def interpolate_video(
         raise InputError(f"input not found: {source}")
     out_fps = parse_rate(fps, "--fps") if fps is not None else None
     in_fps = parse_rate(input_fps, "--input-fps") if input_fps is not None else None
-    if scene_threshold is not None and not 0 < scene_threshold <= 1:
-        raise OptionError(f"--scene-threshold must be in (0, 1], got {scene_threshold}")
+    detector = scene_detector(scene_threshold)
     if isinstance(dedup, bool) or not isinstance(dedup, int) or dedup < 1:
         raise OptionError(f"--dedup must be a whole number >= 1, got {dedup!r}")
     if crf is not None and not 0 <= crf <= 63:
@@ -118,7 +116,6 @@ def interpolate_video(
         rate = resolve_output_rate(out_fps, multi, info.fps)
         target = Path(output) if output is not None else default_output_path(source, rate)
         target = check_output_path(target, inputs=[source], overwrite=overwrite)
-        detector = SceneDetector(cut_threshold=scene_threshold)
         interp = make_interpolator(
             steps=steps, weights=weights, device=device, seed=seed, sampler=sampler,
             refine=refine, max_memory=max_memory, ensemble=ensemble, detector=detector,

@@ -1,4 +1,4 @@
-"""Option checks and conversions shared by the file jobs (interpolate, compare).
+"""Option checks and conversions shared by the file jobs (interpolate, generate, compare).
 
 Kept apart from the jobs themselves so that a job can use them without importing another job's
 dependencies (the interpolation job loads torch; the compare job does not need it).
@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..errors import OptionError
 from ..io import EncodeOptions
+from ..scenes import SceneDetector
 from ..timebase import parse_time
 
 
@@ -24,6 +25,16 @@ def stretch_bounds(start, duration) -> tuple[Fraction | None, Fraction | None]:
     if length <= 0:
         raise OptionError(f"--duration must be positive, got {duration}")
     return first, (first or Fraction(0)) + length
+
+
+def scene_detector(scene_threshold: float | None) -> SceneDetector:
+    """The scene-cut detector for ``--scene-threshold`` (``None``: cuts are never detected);
+    OptionError outside (0, 1]."""
+    if scene_threshold is not None and (
+        isinstance(scene_threshold, bool) or not 0 < scene_threshold <= 1
+    ):
+        raise OptionError(f"--scene-threshold must be in (0, 1], got {scene_threshold}")
+    return SceneDetector(cut_threshold=scene_threshold)
 
 
 def check_start(source: Path, info, first: Fraction | None) -> None:
