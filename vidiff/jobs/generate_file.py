@@ -165,8 +165,9 @@ def generate_video(
     several samples ``_0``, ``_1`` ... are added to its name. ``fps``: the output rate (default:
     the seed video's, else 24). Model and window options as in
     :func:`vidiff.generate_frames`. Seeds that cross a scene cut continue the last shot only
-    (``scene_threshold`` as in :func:`vidiff.interpolate_video`; ``None``: no cuts). ``progress`` is ``True`` for a tqdm bar or a callable
-    ``(done, total)`` counting generated frames per clip. Returns a :class:`GenerateResult`.
+    (``scene_threshold`` as in :func:`vidiff.interpolate_video`; ``None``: no cuts).
+    ``progress`` is ``True`` for a tqdm bar or a callable ``(done, total)`` counting generated
+    frames per clip. Returns a :class:`GenerateResult`.
     """
     import time
 

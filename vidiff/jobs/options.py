@@ -31,7 +31,8 @@ def scene_detector(scene_threshold: float | None) -> SceneDetector:
     """The scene-cut detector for ``--scene-threshold`` (``None``: cuts are never detected);
     OptionError outside (0, 1]."""
     if scene_threshold is not None and (
-        isinstance(scene_threshold, bool) or not 0 < scene_threshold <= 1
+        isinstance(scene_threshold, bool) or not isinstance(scene_threshold, (int, float))
+        or not 0 < scene_threshold <= 1
     ):
         raise OptionError(f"--scene-threshold must be in (0, 1], got {scene_threshold}")
     return SceneDetector(cut_threshold=scene_threshold)
