@@ -14,6 +14,7 @@ from vidiff.metrics import psnr
 from vidiff.model import Denoiser, ModelConfig
 from vidiff.pipelines.generate import ClipGenerator, generate_frames
 from vidiff.pipelines.generate_plan import WindowConfig
+from vidiff.scenes import SceneDetector
 
 SIZE = (48, 32)
 
@@ -203,8 +204,6 @@ def test_seeds_across_a_scene_cut_continue_the_last_shot():
 
 
 def test_scene_detection_can_be_turned_off_for_the_seeds():
-    from vidiff.scenes import SceneDetector
-
     given = seeds(2) + other_shot(1)
     blind = ClipGenerator(detector=SceneDetector(cut_threshold=None))
     (clip,) = generate_frames(given, 2, generator=blind)

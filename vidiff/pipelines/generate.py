@@ -11,8 +11,8 @@ mu, the motion estimate the model refines, comes from :func:`vidiff.model.build_
 last known frame it is extrapolated from the last two (held when there is one seed); between
 known frames (hierarchical infill) it is interpolated. Seeds that end across a scene cut (a video
 whose last frames open a new shot, a title card) continue from the seeds after the last cut only:
-a flow between two shots is no motion (the seeds before it are still part of the output). With ``steps = 0`` (no weights) the output
-is mu alone, and every sample is the same.
+a flow between two shots is no motion (the seeds before it are still part of the output). With
+``steps = 0`` (no weights) the output is mu alone, and every sample is the same.
 
 Randomness: each window's noise comes from its own ``torch.Generator`` seeded from ``(seed,
 sample, window index)``, so a sample is reproduced exactly by its seed and index, whatever the
