@@ -67,7 +67,7 @@ from ..motion.flow import FlowMotionConfig
 from ..motion.warp import WARP_MODES, backward_warp
 from .coarse import CoarseFlow
 from .flat_unet import FlatUNet
-from .tiling import TilePlan, run_tiled
+from .tiling import Tile, TilePlan, run_tiled
 
 
 @dataclass(frozen=True)
@@ -247,7 +247,7 @@ class Refiner(FlatUNet):
     def forward(
         self, frame0: Tensor, frame1: Tensor, flow_t0: Tensor, flow_t1: Tensor, t: Tensor | float,
         plan: TilePlan | None = None, flows: Tensor | None = None, summary: Tensor | None = None,
-        alt_flows: Tensor | None = None,
+        alt_flows: Tensor | None = None, window: Tile | None = None,
     ) -> dict[str, Tensor]:
         """Refined frame at ``t`` and its parts (see module docstring); every tensor ``b c h w``.
 
@@ -273,15 +273,28 @@ class Refiner(FlatUNet):
         :meth:`vidiff.motion.FlowMotion.full_flow_candidates` gives it) is what ``alternate``
         chooses from; without it (a motion step with no second flow) the alternate is the
         chosen flow itself, and the choice changes nothing. Unused without ``alternate``.
+        ``window`` (a :class:`~.tiling.Tile`) refines that window of the frame only, as one tile
+        of ``plan`` is refined, and returns every key for it (``b c window.h window.w``): the
+        flows, the inputs and the summary are the whole frame's, and the warps sample it whole.
+        Training uses it to show a crop the surroundings its flows point into
+        (:class:`vidiff.train.refine_sampler.Sampler`'s ``context``); not with ``plan``.
         """
         vis = self.visibility_at_t(flows, flow_t0, flow_t1)
         delta = self.coarse_correction(frame0, frame1, flow_t0, flow_t1, t)
         alt = self.alternate_at_t(alt_flows, flow_t0, flow_t1, t)
-        if plan is not None and not plan.single:
+        tiled = plan is not None and not plan.single
+        if window is not None and tiled:
+            raise OptionError("Refiner: a window and a tile plan cannot be combined")
+        if tiled or window is not None:
             if self.config.summary and summary is None:  # of the whole frame, before the tiles
                 ft0, ft1 = ((flow_t0, flow_t1) if delta is None
                             else (flow_t0 + delta[:, :2], flow_t1 + delta[:, 2:]))
                 summary = encode_stats(warped_stats(frame0, frame1, ft0, ft1, self.config.warp))
+        if window is not None:
+            vis, delta, alt = (None if x is None else window.crop(x) for x in (vis, delta, alt))
+            return self._refine(frame0, frame1, window.crop(flow_t0), window.crop(flow_t1), t, vis,
+                                window, summary, delta, alt)
+        if tiled:
             named = {k: x for k, x in (("vis", vis), ("delta", delta), ("alt", alt)) if x is not None}
 
             def refine_tile(tile, ft0, ft1, *rest):

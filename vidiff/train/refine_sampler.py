@@ -13,6 +13,13 @@ as stored. Layouts as :func:`vidiff.train.triplets.to_tensors` gives them, plus 
 without them, a hidden point), transformed with the sample; when a pack holds the second flow's
 own pair (``alt_flows``), also ``alt_flows`` (``b 4 h w``, laid out as ``flows``; the chosen flows
 again for a sample of a pack without it).
+
+With ``context`` a training batch holds the packs' samples whole (every pack's the same size,
+larger than ``crop``) and a ``window`` (:class:`vidiff.model.tiling.Tile`, ``crop`` px square,
+one random place per batch) that the refiner refines (``Refiner.forward(window=)``): its flows
+may point anywhere in the stored sample, as a whole frame's do, where a plain crop's flows
+that leave the crop are warped from its clamped edge. ``target`` and ``true_flows`` are the
+window's; everything else is whole.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import numpy as np
 import torch
 
 from vidiff.errors import OptionError
+from vidiff.model.tiling import Tile
 
 from . import share
 from .augment import augment, degrade, still_scene
@@ -32,11 +40,13 @@ UNKNOWN = np.full(3, np.nan, np.float32)  # frame_stats of a sample whose whole 
 class Sampler:
     def __init__(self, packs: list[Triplets], mix: tuple[float, ...], crop: int,
                  degrade: float | tuple[float, ...] = 0.0, still: float = 0.0, still_layer: float = 0.0,
-                 blend_wins: float = 0.0, warp: str = "bicubic", codec: float = 0.0):
+                 blend_wins: float = 0.0, warp: str = "bicubic", codec: float = 0.0,
+                 context: bool = False):
         from vidiff.motion import FlowMotion
 
         self.packs = packs
         self.crop = crop
+        self.context = context
         self.degrade = _per_pack(degrade, len(packs))
         self.codec = codec
         self.still = still
@@ -54,6 +64,11 @@ class Sampler:
                 raise OptionError("a training pack has no training samples")
             if p.frames.shape[2] < crop:
                 raise OptionError(f"crop {crop} is larger than a pack's samples")
+        sizes = {tuple(p.frames.shape[2:4]) for p in packs}
+        if context and (len(sizes) > 1 or min(min(s) for s in sizes) <= crop):
+            raise OptionError(f"context needs every pack's samples the same size and larger than "
+                              f"the crop ({crop} px); they are "
+                              + ", ".join(f"{h}x{w}" for h, w in sorted(sizes)))
         self.blend_wins = blend_wins
         self.wins_idx = [share.blend_wins(p, idx, warp) if blend_wins else idx
                          for p, idx in zip(packs, self.train_idx)]
@@ -95,6 +110,11 @@ class Sampler:
         out["true_flows"] = torch.from_numpy(np.stack(truths).astype(np.float32))
         if any(getattr(p, "frame_stats", None) is not None for p in self.packs):
             out.update(_stats_tensors(np.stack(stats), np.stack(clean)))
+        if self.context:
+            h, w = out["target"].shape[-2:]
+            y, x = int(rng.integers(0, h - self.crop + 1)), int(rng.integers(0, w - self.crop + 1))
+            window = out["window"] = Tile(0, y, x, self.crop, self.crop)
+            out["target"], out["true_flows"] = window.crop(out["target"]), window.crop(out["true_flows"])
         return out
 
     def _flows(self, pack, i: int, crop: tuple[slice, slice]) -> np.ndarray:
@@ -108,11 +128,13 @@ class Sampler:
 
     def _random_crop(self, rng: np.random.Generator, k: int, pool: np.ndarray | None = None):
         """A random training sample of pack ``k`` (of ``pool``, default all its training
-        samples; an empty pool falls back to all) and a random ``crop`` px window of it:
-        ``(pack, sample index, (row slice, column slice))``."""
+        samples; an empty pool falls back to all) and a random ``crop`` px window of it (with
+        ``context``, all of it): ``(pack, sample index, (row slice, column slice))``."""
         pack = self.packs[k]
         pool = pool if pool is not None and len(pool) else self.train_idx[k]
         i = int(pool[rng.integers(len(pool))])
+        if self.context:
+            return pack, i, (slice(None), slice(None))
         h, w = pack.frames.shape[2:4]
         y, x = rng.integers(0, h - self.crop + 1), rng.integers(0, w - self.crop + 1)
         return pack, i, (slice(y, y + self.crop), slice(x, x + self.crop))
