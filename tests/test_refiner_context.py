@@ -68,14 +68,18 @@ def test_a_window_sees_the_whole_frames_summary_and_warps_from_outside_itself():
                                                                        margin=4))
 
 
-def context_pack(path, size=48, n=10):
+def context_pack(path, size=48, n=10, truth=False):
+    """Samples of a texture moving by (-6, 4) px, with exact flows (and with ``truth``, the true
+    flows to t: (3, -2) px on frame0's side, (-3, 2) on frame1's)."""
     from vidiff.train.triplets import TripletWriter
 
     rng = np.random.default_rng(3)
     writer = TripletWriter(path, size)
+    true = np.array([3.0, -2.0, -3.0, 2.0], np.float32)[:, None, None] * np.ones((size, size))
     for i in range(n):
         frames, flows = shifted_sample(rng, size=size, d=(6.0, -4.0))
-        writer.add("synthetic", frames, flows, 0.5, holdout=i >= n - 2)
+        writer.add("synthetic", frames, flows, 0.5, holdout=i >= n - 2,
+                   true_flows=true.astype(np.float32) if truth else None)
     return writer.close()
 
 
@@ -139,3 +143,26 @@ def test_a_run_with_context_trains_and_the_setting_is_checked(tmp_path):
     train_refiner(config, [context_pack(tmp_path / "pack")], tmp_path / "run", log=lambda _: None)
     last = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
     assert last["step"] == 20 and np.isfinite(last["loss"]) and last["eval"]["pack0"]["samples"] == 2
+
+
+def test_held_out_samples_are_evaluated_in_their_centre_window_with_or_without_context(tmp_path):
+    from vidiff.train.refine_loop import evaluate_packs
+    from vidiff.train.refine_sampler import Sampler
+    from vidiff.train.triplets import read_triplets
+
+    pack = read_triplets(context_pack(tmp_path / "pack", n=12, truth=True))
+    sampler = Sampler([pack], (), 32)
+    refiner = Refiner(RefinerConfig.tiny())
+    whole = evaluate_packs(refiner, sampler, 8)["pack0"]
+    around = evaluate_packs(refiner, sampler, 8, window=32)["pack0"]
+    plain = evaluate_packs(refiner, sampler, 8, window=32, context=False)["pack0"]
+    assert whole["samples"] == around["samples"] == plain["samples"] == 2
+    # the centre window's flows lead 2-3 px out of it: a plain crop warps its clamped edge there,
+    # the window with its sample around it warps the true content (mu close to the target)
+    assert around["psnr_mu"] > plain["psnr_mu"] + 3, (around, plain)
+    assert around["psnr_mu"] > whole["psnr_mu"]  # the whole sample has its own edges
+    assert around["flow_epe_mu"] == around["flow_epe"] == 0  # the window's flows are the truth
+    batch = next(sampler.eval_batches(0, 8, window=32, context=False))
+    assert batch["frame0"].shape[-2:] == batch["flows"].shape[-2:] == (32, 32)
+    with pytest.raises(OptionError, match="does not fit"):
+        next(sampler.eval_batches(0, 8, window=64))

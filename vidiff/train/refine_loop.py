@@ -233,19 +233,24 @@ def _psnr(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate_packs(model: Refiner, sampler: Sampler, limit: int) -> dict:
+def evaluate_packs(model: Refiner, sampler: Sampler, limit: int, window: int = 0,
+                   context: bool = True) -> dict:
     """Per pack: PSNR gain over mu (mean over held-out samples), share improved, PSNRs; for a
-    prediction pack (times past frame1) also the gain over repeating frame1."""
+    prediction pack (times past frame1) also the gain over repeating frame1. With ``window``,
+    of each sample's centre window only (:meth:`Sampler.eval_batches`)."""
     out = {}
     for k in range(len(sampler.packs)):
         gains, holds, sse_mu, sse_model, n = [], [], 0.0, 0.0, 0
         epe = {"flow_epe_mu": [0.0, 0], "flow_epe": [0.0, 0]}  # sum of errors, points known
-        for batch in sampler.eval_batches(k, limit):
+        for batch in sampler.eval_batches(k, limit, window=window, context=context):
             res = refine_batch(model, batch)
             truth = batch["true_flows"]
             if torch.isfinite(truth).any():
                 points = int(known_points(truth).sum())
-                for key, r in (("flow_epe_mu", batch), ("flow_epe", res)):
+                window = batch.get("window")  # the flows given are the whole sample's
+                given = batch if window is None else {k: window.crop(batch[k])
+                                                      for k in ("flow_t0", "flow_t1")}
+                for key, r in (("flow_epe_mu", given), ("flow_epe", res)):
                     epe[key][0] += float(flow_error(r, truth, eps=0.0)) * points
                     epe[key][1] += points
             p_model, p_mu = _psnr(res["frame"], batch["target"]), _psnr(res["mu"], batch["target"])
@@ -263,8 +268,8 @@ def evaluate_packs(model: Refiner, sampler: Sampler, limit: int) -> dict:
             "samples": n,
             "gain_db": round(float(g.mean()), 4),
             "improved": round(float((g > 0).float().mean()), 3),
-            "psnr_mu": round(-10 * math.log10(sse_mu / n), 3),
-            "psnr_model": round(-10 * math.log10(sse_model / n), 3),
+            "psnr_mu": round(-10 * math.log10(max(sse_mu / n, 1e-10)), 3),  # 100 dB: exact
+            "psnr_model": round(-10 * math.log10(max(sse_model / n, 1e-10)), 3),
         }
         if holds:
             out[f"pack{k}"]["gain_over_repeat_db"] = round(float(torch.cat(holds).mean()), 4)

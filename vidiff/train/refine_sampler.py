@@ -113,8 +113,7 @@ class Sampler:
         if self.context:
             h, w = out["target"].shape[-2:]
             y, x = int(rng.integers(0, h - self.crop + 1)), int(rng.integers(0, w - self.crop + 1))
-            window = out["window"] = Tile(0, y, x, self.crop, self.crop)
-            out["target"], out["true_flows"] = window.crop(out["target"]), window.crop(out["true_flows"])
+            out = in_window(out, Tile(0, y, x, self.crop, self.crop))
         return out
 
     def _flows(self, pack, i: int, crop: tuple[slice, slice]) -> np.ndarray:
@@ -144,8 +143,16 @@ class Sampler:
         pack, i, crop = self._random_crop(rng, int(rng.choice(len(self.packs), p=self.weights)))
         return np.asarray(pack.frames[i, rng.integers(3), *crop])
 
-    def eval_batches(self, k: int, limit: int, size: int = 32):
+    def eval_batches(self, k: int, limit: int, size: int = 32, window: int = 0,
+                     context: bool = True):
+        """Pack ``k``'s first ``limit`` held-out samples as stored, ``size`` to a batch; with
+        ``window``, each sample's centre ``window`` px square only, as :func:`in_window` gives it
+        (``context``: seen with the whole sample around it, or as a plain crop)."""
         pack, idx = self.packs[k], self.eval_idx[k][:limit]
+        h, w = pack.frames.shape[2:4]
+        if window and not 0 < window <= min(h, w):
+            raise OptionError(f"an evaluation window of {window} px does not fit samples of {h}x{w}")
+        centre = Tile(0, (h - window) // 2, (w - window) // 2, window, window) if window else None
         for a in range(0, len(idx), size):
             sel = np.sort(idx[a : a + size])
             out = to_tensors(np.asarray(pack.frames[sel]),
@@ -159,7 +166,21 @@ class Sampler:
             if pack.frame_stats is not None:
                 frames = np.asarray(pack.frames[sel])
                 out.update(_stats_tensors(np.asarray(pack.frame_stats[sel]), frames[:, [0, 2]]))
-            yield out
+            yield out if centre is None else in_window(out, centre, context)
+
+
+def in_window(batch: dict, window: Tile, context: bool = True) -> dict:
+    """``batch`` to be refined in ``window`` only. With ``context``, the batch whole but for the
+    window's ``target`` and ``true_flows``, and ``window`` (what ``Refiner.forward(window=)``
+    refines, its warps sampling the whole sample); without, every picture of the batch (each
+    ``b c h w`` tensor) cropped to the window: a plain crop."""
+    out = dict(batch)
+    if context:
+        out["window"] = window
+        out["target"], out["true_flows"] = window.crop(batch["target"]), window.crop(batch["true_flows"])
+    else:
+        out.update({k: window.crop(x) for k, x in batch.items() if torch.is_tensor(x) and x.dim() == 4})
+    return out
 
 
 def _true_flows(pack, i: int, crop: tuple[slice, slice]) -> np.ndarray:
