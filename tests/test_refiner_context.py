@@ -114,6 +114,23 @@ def test_a_context_batch_holds_whole_samples_and_the_windows_target(tmp_path):
     assert len(places) > 3
 
 
+def test_a_share_of_context_batches_mixes_windows_and_plain_crops(tmp_path):
+    from vidiff.train.refine_sampler import Sampler
+    from vidiff.train.triplets import read_triplets
+
+    pack = read_triplets(context_pack(tmp_path / "pack"))
+    sampler = Sampler([pack], (), 32, still=0.5, still_layer=1.0, context=0.5)
+    rng = np.random.default_rng(0)
+    kinds = [sampler.batch(rng, 4) for _ in range(12)]
+    windowed = [b for b in kinds if "window" in b]
+    assert 0 < len(windowed) < len(kinds)
+    for b in kinds:
+        size = 48 if "window" in b else 32
+        assert b["frame0"].shape[-1] == size and b["target"].shape[-1] == 32
+    with pytest.raises(OptionError, match="share of the batches"):
+        Sampler([pack], (), 32, context=1.5)
+
+
 def test_context_needs_samples_larger_than_the_crop_and_all_one_size(tmp_path):
     from vidiff.train.refine_sampler import Sampler
     from vidiff.train.triplets import read_triplets
@@ -131,9 +148,10 @@ def test_a_run_with_context_trains_and_the_setting_is_checked(tmp_path):
     from vidiff.train.refine_loop import load_refiner_config, train_refiner
 
     config = tmp_path / "r.toml"
-    config.write_text("[train]\ncontext = 1\n")
-    with pytest.raises(OptionError, match="context must be true or false"):
-        load_refiner_config(config)
+    for bad in ("1.5", "-0.1", '"yes"'):
+        config.write_text(f"[train]\ncontext = {bad}\n")
+        with pytest.raises(OptionError, match="context must be true, false or a share"):
+            load_refiner_config(config)
     config.write_text(
         "[refiner]\nchannels = [8, 8, 8]\nfallback = true\nsummary = true\nflow_gain = true\n"
         "[train]\nsteps = 20\nbatch_size = 4\ncrop = 32\nlr = 3e-3\nwarmup_steps = 2\n"

@@ -5,9 +5,9 @@ damaged, some still scenes) and minimises the Charbonnier (smooth L1), squared o
 distance between the refined frame and the true one (plus, with ``no_harm``, a cost on pixels
 made worse than mu, and with ``share_loss``, :func:`vidiff.train.share.share_loss` on the
 fallback share, and with ``flow_loss``, :func:`flow_error` of the refined flows where the
-batch knows the true ones: synthetic scenes and still scenes). With ``context`` the refiner
-refines a ``crop`` px window of each stored sample, its warps sampling all of it (the sampler's
-``context``). ``--init-weights`` starts from another refiner, grown as :func:`.grow.start_from`
+batch knows the true ones: synthetic scenes and still scenes). With ``context`` (a share of
+the batches, ``true`` for all) the refiner refines a ``crop`` px window of each stored sample,
+its warps sampling all of it (the sampler's ``context``). ``--init-weights`` starts from another refiner, grown as :func:`.grow.start_from`
 says.
 
 The evaluation uses each pack's held-out samples as stored (no
@@ -74,7 +74,8 @@ class RefinerTrain:
     share_per_sample: bool = False  # weigh that loss's samples by 1 / their error, as log_mse
     choice_loss: float = 0.0  # weight of the same loss on the alternate flows' choice (.share.choice_loss)
     flow_loss: float = 0.0  # weight of the refined flows' error where the truth is known (flow_error)
-    context: bool = False  # refine a crop px window of each whole stored sample (Sampler's context)
+    context: float = 0.0  # share of batches refining a crop px window of each whole stored
+    # sample (Sampler's context); true = 1
     log_interval: int = 50
     checkpoint_interval: int = 500
     eval_interval: int = 1000
@@ -121,9 +122,10 @@ def load_refiner_config(path) -> RefinerRun:
                           "choice_loss and flow_loss >= 0")
     if not isinstance(train.share_window, int) or not 1 <= train.share_window <= train.crop:
         raise OptionError(f"--config {path}: share_window must be from 1 to crop ({train.crop})")
-    for name in ("share_per_sample", "context"):
-        if not isinstance(getattr(train, name), bool):
-            raise OptionError(f"--config {path}: {name} must be true or false")
+    if not isinstance(train.share_per_sample, bool):
+        raise OptionError(f"--config {path}: share_per_sample must be true or false")
+    if not isinstance(train.context, (bool, int, float)) or not 0 <= train.context <= 1:
+        raise OptionError(f"--config {path}: context must be true, false or a share from 0 to 1")
     model = RefinerConfig.from_dict(data.get("refiner", {}))
     if train.share_loss and not model.fallback:
         raise OptionError(f"--config {path}: share_loss needs a refiner with fallback = true")
@@ -307,7 +309,7 @@ def train_refiner(
     (out / "evals").mkdir(parents=True, exist_ok=True)
     packs = [read_triplets(Path(p)) for p in data]
     sampler = Sampler(packs, tc.mix, tc.crop, tc.degrade, tc.still, tc.still_layer,
-                      tc.blend_wins, run.model.warp, tc.codec, tc.context)
+                      tc.blend_wins, run.model.warp, tc.codec, float(tc.context))
     if tc.blend_wins:
         log("refiner: the blend beats mu in " + ", ".join(
             f"{len(w)} of {len(i)}" for w, i in zip(sampler.wins_idx, sampler.train_idx))

@@ -14,8 +14,8 @@ without them, a hidden point), transformed with the sample; when a pack holds th
 own pair (``alt_flows``), also ``alt_flows`` (``b 4 h w``, laid out as ``flows``; the chosen flows
 again for a sample of a pack without it).
 
-With ``context`` a training batch holds the packs' samples whole (every pack's the same size,
-larger than ``crop``) and a ``window`` (:class:`vidiff.model.tiling.Tile`, ``crop`` px square,
+With ``context`` (a share of the batches: ``True`` is all) a training batch holds the packs'
+samples whole (every pack's the same size, larger than ``crop``) and a ``window`` (:class:`vidiff.model.tiling.Tile`, ``crop`` px square,
 one random place per batch) that the refiner refines (``Refiner.forward(window=)``): its flows
 may point anywhere in the stored sample, as a whole frame's do, where a plain crop's flows
 that leave the crop are warped from its clamped edge. ``target`` and ``true_flows`` are the
@@ -41,12 +41,14 @@ class Sampler:
     def __init__(self, packs: list[Triplets], mix: tuple[float, ...], crop: int,
                  degrade: float | tuple[float, ...] = 0.0, still: float = 0.0, still_layer: float = 0.0,
                  blend_wins: float = 0.0, warp: str = "bicubic", codec: float = 0.0,
-                 context: bool = False):
+                 context: float = 0.0):
         from vidiff.motion import FlowMotion
 
         self.packs = packs
         self.crop = crop
-        self.context = context
+        self.context = float(context)
+        if not 0 <= self.context <= 1:
+            raise OptionError(f"context {context} must be a share of the batches, from 0 to 1")
         self.degrade = _per_pack(degrade, len(packs))
         self.codec = codec
         self.still = still
@@ -79,18 +81,19 @@ class Sampler:
         without them) and ``clean0`` / ``clean1``, the inputs before any damage
         (:func:`batch_summary`)."""
         frames, flows, times, stats, clean, truths = [], [], [], [], [], []
+        whole = self.context == 1 or (self.context > 0 and rng.random() < self.context)
         for k in rng.choice(len(self.packs), size=size, p=self.weights):
-            pack, i, crop = self._random_crop(rng, int(k))
+            pack, i, crop = self._random_crop(rng, int(k), whole=whole)
             fr = pack.frames[i, :, *crop]
             if self.still and rng.random() < self.still:
                 t = float(pack.times[i])  # a prediction pack's still scenes stay predictions
-                source = self._layer_source(rng) if rng.random() < self.still_layer else None
+                source = self._layer_source(rng, whole) if rng.random() < self.still_layer else None
                 fr, fl, t, truth = still_scene(fr[rng.integers(3)], rng, self.motion,
                                                t if t > 1 else None, source, self.alternate)
                 stats.append(UNKNOWN)  # a new scene: the crop is all of it
             else:
                 if self.blend_wins and rng.random() < self.blend_wins:
-                    pack, i, crop = self._random_crop(rng, int(k), self.wins_idx[k])
+                    pack, i, crop = self._random_crop(rng, int(k), self.wins_idx[k], whole)
                     fr = pack.frames[i, :, *crop]
                 both = np.concatenate([self._flows(pack, i, crop), _true_flows(pack, i, crop)])
                 fr, both, t = augment(fr, both, float(pack.times[i]), rng)
@@ -110,7 +113,7 @@ class Sampler:
         out["true_flows"] = torch.from_numpy(np.stack(truths).astype(np.float32))
         if any(getattr(p, "frame_stats", None) is not None for p in self.packs):
             out.update(_stats_tensors(np.stack(stats), np.stack(clean)))
-        if self.context:
+        if whole:
             h, w = out["target"].shape[-2:]
             y, x = int(rng.integers(0, h - self.crop + 1)), int(rng.integers(0, w - self.crop + 1))
             out = in_window(out, Tile(0, y, x, self.crop, self.crop))
@@ -125,22 +128,25 @@ class Sampler:
         alt = getattr(pack, "alt_flows", None)
         return np.concatenate([fl, fl if alt is None else np.asarray(alt[i, :, *crop], np.float32)])
 
-    def _random_crop(self, rng: np.random.Generator, k: int, pool: np.ndarray | None = None):
+    def _random_crop(self, rng: np.random.Generator, k: int, pool: np.ndarray | None = None,
+                     whole: bool = False):
         """A random training sample of pack ``k`` (of ``pool``, default all its training
         samples; an empty pool falls back to all) and a random ``crop`` px window of it (with
-        ``context``, all of it): ``(pack, sample index, (row slice, column slice))``."""
+        ``whole``, all of it): ``(pack, sample index, (row slice, column slice))``."""
         pack = self.packs[k]
         pool = pool if pool is not None and len(pool) else self.train_idx[k]
         i = int(pool[rng.integers(len(pool))])
-        if self.context:
+        if whole:
             return pack, i, (slice(None), slice(None))
         h, w = pack.frames.shape[2:4]
         y, x = rng.integers(0, h - self.crop + 1), rng.integers(0, w - self.crop + 1)
         return pack, i, (slice(y, y + self.crop), slice(x, x + self.crop))
 
-    def _layer_source(self, rng: np.random.Generator) -> np.ndarray:
-        """A crop of a random training frame, to cut a moving object from."""
-        pack, i, crop = self._random_crop(rng, int(rng.choice(len(self.packs), p=self.weights)))
+    def _layer_source(self, rng: np.random.Generator, whole: bool = False) -> np.ndarray:
+        """A crop (``whole``: a whole sample) of a random training frame, to cut a moving object
+        from."""
+        k = int(rng.choice(len(self.packs), p=self.weights))
+        pack, i, crop = self._random_crop(rng, k, whole=whole)
         return np.asarray(pack.frames[i, rng.integers(3), *crop])
 
     def eval_batches(self, k: int, limit: int, size: int = 32, window: int = 0,
