@@ -15,11 +15,11 @@ own pair (``alt_flows``), also ``alt_flows`` (``b 4 h w``, laid out as ``flows``
 again for a sample of a pack without it).
 
 With ``context`` (a share of the batches: ``True`` is all) a training batch holds the packs'
-samples whole (every pack's the same size, larger than ``crop``) and a ``window`` (:class:`vidiff.model.tiling.Tile`, ``crop`` px square,
-one random place per batch) that the refiner refines (``Refiner.forward(window=)``): its flows
-may point anywhere in the stored sample, as a whole frame's do, where a plain crop's flows
-that leave the crop are warped from its clamped edge. ``target`` and ``true_flows`` are the
-window's; everything else is whole.
+samples whole (every pack's the same size, larger than ``crop``) and a ``window``
+(:class:`vidiff.model.tiling.Tile`, ``crop`` px square, one random place per batch) that the
+refiner refines (``Refiner.forward(window=)``): its flows may point anywhere in the stored
+sample, as a whole frame's do, where a plain crop's flows that leave the crop are warped from
+its clamped edge. ``target`` and ``true_flows`` are the window's; everything else is whole.
 """
 
 from __future__ import annotations
