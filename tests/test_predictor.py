@@ -131,6 +131,33 @@ def test_prediction_packs_pair_consecutive_frames_with_targets_ahead(tmp_path):
         assert round((target - a) / 4) == pack.times[i]  # the target k frames after the first
 
 
+def test_prediction_packs_take_a_pair_every_stride_frames(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from vidiff.errors import OptionError
+    from vidiff.train.predict_pack import make_prediction_pack
+    from vidiff.train.triplets import read_triplets
+
+    src = numbered_frames(tmp_path / "clip", 12)
+    pack = read_triplets(make_prediction_pack([src], tmp_path / "pack", crop=32, chunk=12,
+                                              stride=1, exclude_bench=False, log=lambda s: None))
+    levels = [float(np.asarray(f[0], dtype=float).mean()) for f in pack.frames]
+    firsts = sorted({round((v - min(levels)) / 4) for v in levels})  # 4 levels brighter a frame
+    assert firsts == list(range(10))  # pairs (0, 1) .. (9, 10): a target 2 after 9 is frame 11
+    assert len(pack) == 2 * (7 * 4 + 3 + 2 + 1)
+    for bad in ({"stride": 0}, {"chunk": 1}, {"horizon": (1, 2)}, {"horizon": ()}):
+        with pytest.raises(OptionError):
+            make_prediction_pack([src], tmp_path / "bad", exclude_bench=False, **bad)
+    assert not (tmp_path / "bad").exists()
+    tool = Path(__file__).resolve().parents[1] / "tools" / "make_triplets.py"
+    run = subprocess.run([sys.executable, str(tool), "predict", str(src), "--out",
+                          str(tmp_path / "cli"), "--stride", "0"], capture_output=True, text=True)
+    assert run.returncode != 0 and "Traceback" not in run.stderr
+    assert "stride 0" in run.stderr.strip().splitlines()[-1]
+
+
 def test_prediction_packs_keep_out_the_bench_windows(tmp_path):
     from vidiff.train.predict_pack import add_prediction_samples, bench_windows
     from vidiff.train.triplets import TripletWriter, read_triplets

@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="photos: number of samples (default: %(default)s)")
     parser.add_argument("--keep-bench-windows", action="store_true",
                         help="predict: also use the frames tools/bench_generate.py scores on")
+    parser.add_argument("--stride", type=int, default=2,
+                        help="predict: a pair of consecutive frames every STRIDE frames "
+                        "(default: %(default)s)")
     parser.add_argument("--workers", type=int, default=1,
                         help="retime: processes to fit times in (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
@@ -68,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
             for path in args.sources:
                 check_training_path(path)
             out = make_prediction_pack(args.sources, args.out, frame_size=args.frame_size,
-                                       crop=args.crop, seed=args.seed,
+                                       crop=args.crop, seed=args.seed, stride=args.stride,
                                        exclude_bench=not args.keep_bench_windows,
                                        log=lambda s: print(s, file=sys.stderr, flush=True))
         elif args.kind == "retime":

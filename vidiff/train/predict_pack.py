@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vidiff.errors import OptionError
+
 from .triplets import TripletWriter, choose_crops, estimate_from_flows, full_flows
 
 HORIZON = (2, 3, 4, 5)
@@ -89,6 +91,10 @@ def make_prediction_pack(
 
     from .segments import decode_source, expand_sources, split_runs
 
+    if stride < 1 or chunk < 2 or holdout_every < 0 or not horizon or min(horizon) < 2:
+        raise OptionError(f"prediction pack: stride {stride} (>= 1), chunk {chunk} (>= 2), "
+                          f"holdout_every {holdout_every} (>= 0) and horizon {list(horizon)} "
+                          "(frames >= 2 after the first) are out of range")
     rng = np.random.default_rng(seed)
     motion = FlowMotion()
     settings = {"kind": "prediction", "frame_size": frame_size, "horizon": list(horizon),
