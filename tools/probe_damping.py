@@ -1,0 +1,159 @@
+#!/usr/bin/env python
+"""What tells a predictor how far to trust the motion: per-sample damping, and the evidence for it.
+
+    python tools/probe_damping.py --packs packs/predict2 [packs/predict-more] [--weights W]
+                                  [--limit 1024] [--bins 4] [--threads 1]
+
+For each held-out sample of prediction packs (``tools/make_triplets.py predict``: frame0, frame1
+one frame apart, the target ``t`` = 2-5 frames after frame0), the motion estimate past frame1
+with its flow scaled by one factor ``g`` for the whole crop (``warp(frame1, g (t - 1) F10)``:
+``g = 1`` is mu, and ``g = 0`` nearly repeats frame1: as the predictor's mu, 0.1% of the
+estimate is frame0's warp). The oracle takes each sample's best ``g`` with the
+truth in hand. A *rule* takes one ``g`` per bin of a number the pair alone gives (quantile bins,
+crossed with ``t``), fitted on the even samples and scored on the odd ones, so that its figure is
+what such a number could buy a predictor that damps by it:
+
+- ``change``: the mean absolute difference of frame1 and frame0 (how much moves or flickers);
+- ``residual``: the mean absolute difference of frame1 and frame0 warped onto it by ``F10``, over
+  ``change`` (near 0: the flow explains the pair; near 1 or above: it does not: a jump, a flash,
+  a held frame's neighbour, noise);
+- ``flow``: the mean length of ``F10`` (pixels);
+- ``fb``: the mean forward-backward inconsistency, ``1 - visibility`` of frame1's pixels.
+
+With ``--weights``, its predictor on the same samples. Figures are mean per-sample PSNR (dB) and
+its gain over mu. Evaluation only: nothing here trains, and packs never hold the frames
+``tools/bench_generate.py`` scores on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vidiff.model.refiner import seen_time
+from vidiff.model.weights import load_refiner
+from vidiff.motion import FlowMotionConfig
+from vidiff.motion.blend import visibility
+from vidiff.motion.warp import backward_warp
+from vidiff.train.refine_loop import refine_batch
+from vidiff.train.triplets import read_triplets, to_tensors
+
+FACTORS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25)
+FEATURES = ("change", "residual", "flow", "fb")
+
+
+def psnr(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    mse = (x.clamp(0, 1) - y).square().flatten(1).mean(1)
+    return -10 * torch.log10(mse.clamp(min=1e-10))
+
+
+@torch.no_grad()
+def measure(pack, limit: int, model=None, size: int = 32) -> dict[str, np.ndarray]:
+    """Per held-out sample: PSNR at each factor, of the model, t, and the pair's numbers."""
+    idx = np.flatnonzero(pack.holdout)[:limit]
+    rows: dict[str, list] = {k: [] for k in ("by_factor", "repeat", "model", "t", *FEATURES)}
+    for a in range(0, len(idx), size):
+        sel = idx[a : a + size]
+        b = to_tensors(np.asarray(pack.frames[sel]), np.asarray(pack.flows[sel], np.float32),
+                       np.asarray(pack.times[sel]))
+        f0, f1, target, t = b["frame0"], b["frame1"], b["target"], b["t"]
+        f01, f10 = b["flows"][:, :2], b["flows"][:, 2:]
+        s, _ = seen_time(t, f0)  # mu as the predictor makes it: frame1's warp, 0.1% of frame0's
+        rows["by_factor"].append(torch.stack(
+            [psnr(torch.lerp(backward_warp(f0, g * b["flow_t0"], mode="bilinear"),
+                             backward_warp(f1, g * b["flow_t1"], mode="bilinear"), s), target)
+             for g in FACTORS], 1))
+        rows["repeat"].append(psnr(f1, target))
+        change = (f1 - f0).abs().flatten(1).mean(1)
+        rows["change"].append(change)
+        warped = backward_warp(f0, f10, mode="bilinear")
+        rows["residual"].append((f1 - warped).abs().flatten(1).mean(1) / change.clamp_min(1e-3))
+        rows["flow"].append(f10.norm(dim=1).flatten(1).mean(1))
+        rows["fb"].append(1 - visibility(f10, f01, FlowMotionConfig.occlusion_alpha,
+                                            FlowMotionConfig.occlusion_beta).flatten(1).mean(1))
+        rows["t"].append(t)
+        if model is not None:
+            rows["model"].append(psnr(refine_batch(model, b)["frame"], target))
+    return {k: torch.cat(v).numpy() for k, v in rows.items() if v}
+
+
+def rule_gain(by_factor: np.ndarray, keys: list[np.ndarray]) -> float:
+    """Mean PSNR of the odd samples when each takes the factor best on average over the even
+    samples of its cell (the cells: every combination of ``keys``' values)."""
+    cell = np.unique(np.stack(keys, 1), axis=0, return_inverse=True)[1].ravel()
+    fit, test = np.arange(len(cell)) % 2 == 0, np.arange(len(cell)) % 2 == 1
+    mu = FACTORS.index(1.0)
+    total = 0.0
+    for c in np.unique(cell[test]):
+        rows = cell == c
+        train = rows & fit
+        best = int(np.argmax(by_factor[train].mean(0))) if train.any() else mu
+        total += by_factor[rows & test, best].sum()
+    return total / test.sum()
+
+
+def report(name: str, m: dict[str, np.ndarray], bins: int) -> list[str]:
+    by = m["by_factor"]
+    mu, odd = FACTORS.index(1.0), np.arange(len(by)) % 2 == 1
+    base = by[odd, mu].mean()
+    lines = [f"## {name}: {len(by)} held-out samples (rules scored on the {odd.sum()} odd ones)", "",
+             "| estimate | PSNR (odd samples) | over mu |", "|---|---|---|"]
+    for i, g in enumerate(FACTORS):
+        lines.append(f"| flow x {g:g}{' (mu)' if g == 1 else ''} | "
+                     f"{by[odd, i].mean():.3f} | {by[odd, i].mean() - base:+.3f} |")
+    rep = m["repeat"][odd].mean()
+    lines.append(f"| repeat frame1 | {rep:.3f} | {rep - base:+.3f} |")
+    oracle = by[odd].max(1).mean()
+    lines.append(f"| oracle: each sample's best factor | {oracle:.3f} | {oracle - base:+.3f} |")
+    if "model" in m:
+        lines.append(f"| the predictor | {m['model'][odd].mean():.3f} | "
+                     f"{m['model'][odd].mean() - base:+.3f} |")
+    t = m["t"].round().astype(int)
+    lines.append(f"| rule: one factor per t | {rule_gain(by, [t]):.3f} | {rule_gain(by, [t]) - base:+.3f} |")
+    for f in FEATURES:
+        edges = np.quantile(m[f], np.linspace(0, 1, bins + 1)[1:-1])
+        q = np.searchsorted(edges, m[f])
+        g = rule_gain(by, [t, q])
+        lines.append(f"| rule: per t and {bins} bins of {f} | {g:.3f} | {g - base:+.3f} |")
+    qs = [np.searchsorted(np.quantile(m[f], np.linspace(0, 1, bins + 1)[1:-1]), m[f])
+          for f in ("change", "residual")]
+    g = rule_gain(by, [t, *qs])
+    lines.append(f"| rule: per t and bins of change x residual | {g:.3f} | {g - base:+.3f} |")
+    lines += ["", "Best factor on average per bin of residual (all samples): "
+              + ", ".join(f"{lo:.2f}-{hi:.2f}: x{FACTORS[int(np.argmax(by[(m['residual'] >= lo) & (m['residual'] <= hi)].mean(0)))]:g}"
+                          for lo, hi in zip(np.quantile(m["residual"], np.linspace(0, 1, bins + 1))[:-1],
+                                            np.quantile(m["residual"], np.linspace(0, 1, bins + 1))[1:],
+                                            strict=True)), ""]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--packs", nargs="+", type=Path, required=True, help="prediction packs")
+    ap.add_argument("--weights", type=Path, help="also score this file's predictor")
+    ap.add_argument("--limit", type=int, default=1024, help="held-out samples per pack at most")
+    ap.add_argument("--bins", type=int, default=4, help="quantile bins per number (default: 4)")
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args(argv)
+    if args.bins < 1 or args.limit < 2:
+        ap.error("--bins needs at least 1 and --limit at least 2")
+    torch.set_num_threads(args.threads)
+    model = load_refiner(args.weights, part="predictor").eval() if args.weights else None
+    out = [f"command: python tools/probe_damping.py {' '.join(sys.argv[1:] if argv is None else argv)}", ""]
+    for path in args.packs:
+        pack = read_triplets(path)
+        if not (pack.times > 1).all():
+            print(f"probe_damping: error: {path} is not a prediction pack (times past frame1)",
+                  file=sys.stderr)
+            return 2
+        out += report(str(path), measure(pack, args.limit, model), args.bins)
+    print("\n".join(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
