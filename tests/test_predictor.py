@@ -7,6 +7,7 @@ import pytest
 import torch
 from media import pattern_frame
 
+from vidiff.errors import OptionError
 from vidiff.model import (
     RefinedMotion,
     Refiner,
@@ -136,7 +137,6 @@ def test_prediction_packs_take_a_pair_every_stride_frames(tmp_path):
     import sys
     from pathlib import Path
 
-    from vidiff.errors import OptionError
     from vidiff.train.predict_pack import make_prediction_pack
     from vidiff.train.triplets import read_triplets
 
@@ -200,6 +200,26 @@ def test_log_mse_is_minus_the_mean_per_sample_psnr():
     log_mse(guess, target).backward()
     easy, hard = guess.grad[0].abs().mean(), guess.grad[1].abs().mean()
     assert easy > 5 * hard  # a sample's weight is 1 / its own error
+
+
+def test_log_mse_floor_sets_how_far_past_it_a_still_sample_is_pulled(tmp_path):
+    from vidiff.train.refine_loop import load_refiner_config, refiner_loss
+
+    target = torch.zeros(1, 3, 8, 8)
+    res = {"frame": torch.full((1, 3, 8, 8), 1e-4, requires_grad=True)}  # 80 dB
+    grads = []
+    for floor in (1e-6, 1e-9):
+        res["frame"].grad = None
+        refiner_loss(res, target, kind="log_mse", floor=floor).backward()
+        grads.append(float(res["frame"].grad.abs().mean()))
+    assert grads[1] > 50 * grads[0]  # under a 60 dB floor an 80 dB sample barely pulls
+    config = tmp_path / "c.toml"
+    config.write_text('[train]\nloss = "log_mse"\nloss_floor = 1e-8\n')
+    assert load_refiner_config(config).train.loss_floor == 1e-8
+    for bad in ("0", "-1e-6", "2", '"small"'):
+        config.write_text(f"[train]\nloss_floor = {bad}\n")
+        with pytest.raises(OptionError, match="loss_floor"):
+            load_refiner_config(config)
 
 
 def test_training_evaluation_reports_the_gain_over_repeating_the_last_frame(tmp_path):

@@ -67,6 +67,7 @@ class RefinerTrain:
     still: float = 0.0  # share of samples made still scenes (see still_scene())
     still_layer: float = 0.0  # share of those given a moving object over the still background
     loss: str = "charbonnier"  # or "mse" / "log_mse" (batch / mean per-sample PSNR); see LOSSES
+    loss_floor: float = 1e-6  # log_mse's floor on a sample's MSE (1e-6: no pull past 60 dB)
     no_harm: float = 0.0  # weight of the extra cost on pixels made worse than mu (see refiner_loss)
     blend_wins: float = 0.0  # share of moving samples drawn where the blend beats mu (.share)
     share_loss: float = 0.0  # weight of the loss on the fallback share (.share.share_loss)
@@ -120,6 +121,8 @@ def load_refiner_config(path) -> RefinerRun:
                                              train.choice_loss) < 0:
         raise OptionError(f"--config {path}: blend_wins must be in [0, 1], share_loss, "
                           "choice_loss and flow_loss >= 0")
+    if not isinstance(train.loss_floor, (int, float)) or not 0 < train.loss_floor <= 1:
+        raise OptionError(f"--config {path}: loss_floor must be in (0, 1]")
     if not isinstance(train.share_window, int) or not 1 <= train.share_window <= train.crop:
         raise OptionError(f"--config {path}: share_window must be from 1 to crop ({train.crop})")
     if not isinstance(train.share_per_sample, bool):
@@ -159,7 +162,7 @@ LOSSES = {"charbonnier": charbonnier, "mse": mse, "log_mse": log_mse}
 def refiner_loss(res: dict, target: torch.Tensor, no_harm: float = 0.0,
                  kind: str = "charbonnier", share_weight: float = 0.0,
                  share_window: int = 8, share_per_sample: bool = False,
-                 choice_weight: float = 0.0) -> torch.Tensor:
+                 choice_weight: float = 0.0, floor: float = 1e-6) -> torch.Tensor:
     """The ``kind`` distance of the refined frame to the target (Charbonnier: robust, close to
     L1, so sharp edges pay off even where a few pixels go badly wrong; MSE: what PSNR measures),
     plus ``no_harm`` times the mean excess of its per-pixel error over the motion estimate's:
@@ -167,8 +170,9 @@ def refiner_loss(res: dict, target: torch.Tensor, no_harm: float = 0.0,
     can gain, which pulls the refiner towards leaving mu alone unless it is sure; plus
     ``share_weight`` times :func:`vidiff.train.share.share_loss` over ``share_window`` px patches
     (``share_per_sample``: each sample weighed by 1 / its error), and ``choice_weight`` times
-    :func:`vidiff.train.share.choice_loss` alike."""
-    loss = LOSSES[kind](res["frame"], target)
+    :func:`vidiff.train.share.choice_loss` alike. ``floor``: :func:`log_mse`'s."""
+    loss = (log_mse(res["frame"], target, float(floor)) if kind == "log_mse"
+            else LOSSES[kind](res["frame"], target))
     if no_harm > 0:
         err = (res["frame"] - target).abs()
         err_mu = (res["mu"] - target).abs()
@@ -357,7 +361,7 @@ def train_refiner(
         batch = sampler.batch(rng, tc.batch_size)
         res = refine_batch(model, batch)
         loss = refiner_loss(res, batch["target"], tc.no_harm, tc.loss, tc.share_loss,
-                            tc.share_window, tc.share_per_sample, tc.choice_loss)
+                            tc.share_window, tc.share_per_sample, tc.choice_loss, tc.loss_floor)
         if tc.flow_loss > 0:
             loss = loss + tc.flow_loss * flow_error(res, batch["true_flows"])
         opt.zero_grad(set_to_none=True)
