@@ -72,3 +72,13 @@ def test_rules_never_beat_the_oracle(tmp_path, capsys, bins):
     got = rows(capsys.readouterr().out)
     oracle = got["oracle: each sample's best factor"]
     assert all(v <= oracle + 1e-9 for k, v in got.items() if k.startswith("rule"))
+
+
+def test_below_keeps_the_samples_whose_mu_scores_under_it(tmp_path, capsys):
+    pack = prediction_pack(tmp_path / "p", 4, 4)  # mu is near-exact where the scene moves on
+    assert main(["--packs", str(pack)]) == 0
+    every = capsys.readouterr().out
+    assert main(["--packs", str(pack), "--below", "30"]) == 0
+    hard = capsys.readouterr().out
+    assert "8 held-out samples" in every and "4 held-out samples" in hard
+    assert rows(hard)["repeat frame1"] > 0  # only the scenes that stop are left: repeat wins
