@@ -82,3 +82,8 @@ def test_below_keeps_the_samples_whose_mu_scores_under_it(tmp_path, capsys):
     hard = capsys.readouterr().out
     assert "8 held-out samples" in every and "4 held-out samples" in hard
     assert rows(hard)["repeat frame1"] > 0  # only the scenes that stop are left: repeat wins
+    assert main(["--packs", str(pack), "--above", "30"]) == 0
+    easy = capsys.readouterr().out
+    assert "4 held-out samples" in easy and rows(easy)["repeat frame1"] < 0
+    assert main(["--packs", str(pack), "--above", "30", "--below", "30"]) == 0
+    assert "fewer than 2 samples" in capsys.readouterr().out

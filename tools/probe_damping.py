@@ -2,7 +2,8 @@
 """What tells a predictor how far to trust the motion: per-sample damping, and the evidence for it.
 
     python tools/probe_damping.py --packs packs/predict2 [packs/predict-more] [--weights W]
-                                  [--limit 1024] [--bins 4] [--below DB] [--threads 1]
+                                  [--limit 1024] [--bins 4] [--below DB] [--above DB]
+                                  [--threads 1]
 
 For each held-out sample of prediction packs (``tools/make_triplets.py predict``: frame0, frame1
 one frame apart, the target ``t`` = 2-5 frames after frame0), the motion estimate past frame1
@@ -21,7 +22,7 @@ what such a number could buy a predictor that damps by it:
 - ``fb``: the mean forward-backward inconsistency, ``1 - visibility`` of frame1's pixels.
 
 With ``--weights``, its predictor on the same samples. ``--below DB`` keeps the samples whose mu
-scores under DB only: nearly still crops (mu at 50-100 dB, a tenth of the footage's) weigh heavily
+scores under DB only (``--above DB``: at DB or more): nearly still crops (mu at 50-100 dB, a tenth of the footage's) weigh heavily
 in a mean of per-sample PSNRs, for differences nobody sees. Figures are mean per-sample PSNR (dB) and
 its gain over mu. Evaluation only: nothing here trains, and packs never hold the frames
 ``tools/bench_generate.py`` scores on.
@@ -140,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=1024, help="held-out samples per pack at most")
     ap.add_argument("--bins", type=int, default=4, help="quantile bins per number (default: 4)")
     ap.add_argument("--below", type=float, help="keep the samples whose mu scores under this (dB)")
+    ap.add_argument("--above", type=float, help="keep the samples whose mu scores this or more (dB)")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
     if args.bins < 1 or args.limit < 2:
@@ -155,9 +157,16 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         m = measure(pack, args.limit, model)
         name = str(path)
-        if args.below is not None:
-            keep = m["by_factor"][:, FACTORS.index(1.0)] < args.below
-            m, name = {k: v[keep] for k, v in m.items()}, f"{path}, mu under {args.below:g} dB"
+        if args.below is not None or args.above is not None:
+            mu = m["by_factor"][:, FACTORS.index(1.0)]
+            keep = np.ones(len(mu), bool)
+            if args.below is not None:
+                keep &= mu < args.below
+                name += f", mu under {args.below:g} dB"
+            if args.above is not None:
+                keep &= mu >= args.above
+                name += f", mu at {args.above:g} dB or more"
+            m = {k: v[keep] for k, v in m.items()}
             if keep.sum() < 2:
                 out += [f"## {name}: fewer than 2 samples", ""]
                 continue
