@@ -180,6 +180,8 @@ def test_held_out_samples_are_evaluated_in_their_centre_window_with_or_without_c
     assert around["psnr_mu"] > plain["psnr_mu"] + 3, (around, plain)
     assert around["psnr_mu"] > whole["psnr_mu"]  # the whole sample has its own edges
     assert around["flow_epe_mu"] == around["flow_epe"] == 0  # the window's flows are the truth
+    both = evaluate_packs(refiner, Sampler([pack, pack], (), 32), 8, window=32)
+    assert both["pack0"] == both["pack1"] == around  # each pack in its own centre window
     batch = next(sampler.eval_batches(0, 8, window=32, context=False))
     assert batch["frame0"].shape[-2:] == batch["flows"].shape[-2:] == (32, 32)
     with pytest.raises(OptionError, match="does not fit"):

@@ -99,38 +99,39 @@ def rule_gain(by_factor: np.ndarray, keys: list[np.ndarray]) -> float:
     return total / test.sum()
 
 
+def quantile_bins(values: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(bin index per value, edges)``: ``bins`` bins of equal count (edges include min, max)."""
+    edges = np.quantile(values, np.linspace(0, 1, bins + 1))
+    return np.searchsorted(edges[1:-1], values), edges
+
+
 def report(name: str, m: dict[str, np.ndarray], bins: int) -> list[str]:
     by = m["by_factor"]
-    mu, odd = FACTORS.index(1.0), np.arange(len(by)) % 2 == 1
-    base = by[odd, mu].mean()
+    odd = np.arange(len(by)) % 2 == 1
+    base = by[odd, FACTORS.index(1.0)].mean()
     lines = [f"## {name}: {len(by)} held-out samples (rules scored on the {odd.sum()} odd ones)", "",
              "| estimate | PSNR (odd samples) | over mu |", "|---|---|---|"]
+
+    def row(label: str, value: float) -> None:
+        lines.append(f"| {label} | {value:.3f} | {value - base:+.3f} |")
+
     for i, g in enumerate(FACTORS):
-        lines.append(f"| flow x {g:g}{' (mu)' if g == 1 else ''} | "
-                     f"{by[odd, i].mean():.3f} | {by[odd, i].mean() - base:+.3f} |")
-    rep = m["repeat"][odd].mean()
-    lines.append(f"| repeat frame1 | {rep:.3f} | {rep - base:+.3f} |")
-    oracle = by[odd].max(1).mean()
-    lines.append(f"| oracle: each sample's best factor | {oracle:.3f} | {oracle - base:+.3f} |")
+        row(f"flow x {g:g}{' (mu)' if g == 1 else ''}", by[odd, i].mean())
+    row("repeat frame1", m["repeat"][odd].mean())
+    row("oracle: each sample's best factor", by[odd].max(1).mean())
     if "model" in m:
-        lines.append(f"| the predictor | {m['model'][odd].mean():.3f} | "
-                     f"{m['model'][odd].mean() - base:+.3f} |")
+        row("the predictor", m["model"][odd].mean())
     t = m["t"].round().astype(int)
-    lines.append(f"| rule: one factor per t | {rule_gain(by, [t]):.3f} | {rule_gain(by, [t]) - base:+.3f} |")
+    row("rule: one factor per t", rule_gain(by, [t]))
+    binned = {f: quantile_bins(m[f], bins) for f in FEATURES}
     for f in FEATURES:
-        edges = np.quantile(m[f], np.linspace(0, 1, bins + 1)[1:-1])
-        q = np.searchsorted(edges, m[f])
-        g = rule_gain(by, [t, q])
-        lines.append(f"| rule: per t and {bins} bins of {f} | {g:.3f} | {g - base:+.3f} |")
-    qs = [np.searchsorted(np.quantile(m[f], np.linspace(0, 1, bins + 1)[1:-1]), m[f])
-          for f in ("change", "residual")]
-    g = rule_gain(by, [t, *qs])
-    lines.append(f"| rule: per t and bins of change x residual | {g:.3f} | {g - base:+.3f} |")
-    lines += ["", "Best factor on average per bin of residual (all samples): "
-              + ", ".join(f"{lo:.2f}-{hi:.2f}: x{FACTORS[int(np.argmax(by[(m['residual'] >= lo) & (m['residual'] <= hi)].mean(0)))]:g}"
-                          for lo, hi in zip(np.quantile(m["residual"], np.linspace(0, 1, bins + 1))[:-1],
-                                            np.quantile(m["residual"], np.linspace(0, 1, bins + 1))[1:],
-                                            strict=True)), ""]
+        row(f"rule: per t and {bins} bins of {f}", rule_gain(by, [t, binned[f][0]]))
+    row("rule: per t and bins of change x residual",
+        rule_gain(by, [t, binned["change"][0], binned["residual"][0]]))
+    q, edges = binned["residual"]
+    best = [f"{edges[b]:.2f}-{edges[b + 1]:.2f}: x{FACTORS[int(np.argmax(by[q == b].mean(0)))]:g}"
+            for b in range(bins) if (q == b).any()]
+    lines += ["", "Best factor on average per bin of residual (all samples): " + ", ".join(best), ""]
     return lines
 
 

@@ -7,8 +7,8 @@ made worse than mu, and with ``share_loss``, :func:`vidiff.train.share.share_los
 fallback share, and with ``flow_loss``, :func:`flow_error` of the refined flows where the
 batch knows the true ones: synthetic scenes and still scenes). With ``context`` (a share of
 the batches, ``true`` for all) the refiner refines a ``crop`` px window of each stored sample,
-its warps sampling all of it (the sampler's ``context``). ``--init-weights`` starts from another refiner, grown as :func:`.grow.start_from`
-says.
+its warps sampling all of it (the sampler's ``context``). ``--init-weights`` starts from
+another refiner, grown as :func:`.grow.start_from` says.
 
 The evaluation uses each pack's held-out samples as stored (no
 augmentation; every sample has motion by construction) and reports, per pack, the mean over
@@ -253,9 +253,9 @@ def evaluate_packs(model: Refiner, sampler: Sampler, limit: int, window: int = 0
             truth = batch["true_flows"]
             if torch.isfinite(truth).any():
                 points = int(known_points(truth).sum())
-                window = batch.get("window")  # the flows given are the whole sample's
-                given = batch if window is None else {k: window.crop(batch[k])
-                                                      for k in ("flow_t0", "flow_t1")}
+                tile = batch.get("window")  # the flows given are the whole sample's
+                given = batch if tile is None else {key: tile.crop(batch[key])
+                                                    for key in ("flow_t0", "flow_t1")}
                 for key, r in (("flow_epe_mu", given), ("flow_epe", res)):
                     epe[key][0] += float(flow_error(r, truth, eps=0.0)) * points
                     epe[key][1] += points
