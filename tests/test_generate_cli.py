@@ -90,7 +90,7 @@ def test_video_seed_uses_its_last_frames_and_its_rate(tmp_path, capsys):
     )
     with open_reader(tmp_path / "o.mp4") as reader:
         assert reader.info.fps == Fraction(30000, 1001)
-        assert len(list(reader)) == 4  # 2 seeds by default + 2
+        assert len(list(reader)) == 5  # 3 seeds by default + 2
 
 
 def test_image_seeds_default_to_24_fps_or_the_given_rate(tmp_path, seeds, capsys):
@@ -312,5 +312,5 @@ def test_real_clip_continues_from_its_last_frames(tmp_path, capsys):
     run_ok(["generate", str(CLIP), "-o", str(tmp_path / "o"), "--frames", "2"], capsys)
     frames = folder_frames(tmp_path / "o")
     real = read_frames_pyav(CLIP)
-    assert len(frames) == 4
-    assert np.array_equal(frames[0], real[-2]) and np.array_equal(frames[1], real[-1])
+    assert len(frames) == 5  # the last 3 frames by default, then 2 new ones
+    assert all(np.array_equal(frames[i], real[i - 3]) for i in range(3))

@@ -259,3 +259,44 @@ def test_a_flow_gain_head_starts_as_the_network_it_grew_from():
     held = grown(f0, f1, flow, -flow, 2.0)
     assert torch.allclose(held["frame"], f1, atol=1e-4)  # frame1 repeated
     assert RefinerConfig.from_dict(RefinerConfig().to_dict()) == RefinerConfig()
+
+
+class Capture:
+    """Stands in for a TripletWriter: keeps each sample's flows and time."""
+
+    def __init__(self):
+        self.samples = []
+
+    def add(self, source, frames, flows, t, holdout):
+        self.samples.append((np.array(flows, np.float32), t))
+
+
+def test_backtest_packs_damp_the_flow_of_a_pair_whose_motion_just_began(tmp_path):
+    from vidiff.motion.history import FACTORS, TABLE
+    from vidiff.train.predict_pack import add_prediction_samples
+
+    rng = np.random.default_rng(0)
+    texture = cv2.resize(rng.integers(0, 255, (12, 16, 3), dtype=np.uint8), (96, 48),
+                         interpolation=cv2.INTER_CUBIC)
+    # held for frames 0-3, then 3 px a frame to the left
+    frames = [np.ascontiguousarray(texture[:, 3 * max(0, i - 3):][:, :48]) for i in range(10)]
+    motion = FlowMotion()
+    made = {}
+    for backtest in (False, True):
+        writer = Capture()
+        add_prediction_samples(writer, motion, frames, 0, "clip", False, (2, 3), 1, 48,
+                               np.random.default_rng(0), backtest=backtest)
+        made[backtest] = writer.samples
+    assert len(made[True]) == len(made[False])
+    pairs = [a for a in range(len(frames) - 1) for k in (2, 3) if a + k < len(frames)]
+    assert len(made[True]) == len(pairs)  # one crop per target: the crop is the whole frame
+    for a, (plain, t), (damped, t2) in zip(pairs, made[False], made[True]):
+        assert t == t2
+        assert np.array_equal(plain[:2], damped[:2])  # the flow 0->1 is never touched
+        speed = np.abs(plain[2:, :, 8:40]).mean()
+        if a == 3:  # the first moving pair, after a held frame: the backtest says stop
+            expect = TABLE[int(t) - 2][FACTORS.index(0.0)]
+            assert speed > 1 and abs(np.abs(damped[2:, :, 8:40]).mean() - expect * speed) < 0.1 * speed
+        elif a >= 5:  # the motion went on: the flow as it is
+            expect = TABLE[int(t) - 2][FACTORS.index(1.0)]
+            assert np.allclose(damped[2:], expect * plain[2:], atol=0.05 * speed + 1e-3)

@@ -9,10 +9,14 @@ the next ``--predict``. Mean PSNR and SSIM (:mod:`vidiff.metrics`) against the r
 
 - repeat: the last seed frame, held;
 - mu: the motion estimate alone (flow extrapolated from the last two seeds; no weights);
+- mu + backtest (with ``--seeds 3`` or more): mu with the flow damped per block by how it
+  predicted the last seed from the one before (:mod:`vidiff.motion.history`), as ``vidiff
+  generate`` makes it without weights from three seeds;
 - vidiff: what ``vidiff generate`` makes with the weights (the default file or ``--weights``)
   when they hold a predictor (the refiner trained past the last known frame) or a diffusion
   model; with a diffusion model ``--samples`` samples each, with the spread between samples
-  given as their mean pairwise PSNR (lower = more different; infinite = identical).
+  given as their mean pairwise PSNR (lower = more different; infinite = identical). With
+  three seeds or more it backtests as ``vidiff generate`` does (``--no-backtest``: it does not).
 
 Prints a markdown report (machine, command line, a table per clip and the means) and writes it to
 ``--output`` when given. Frames are decoded with :mod:`vidiff.io` at their native size; only the
@@ -71,6 +75,7 @@ class ClipResult:
     windows: int = 0
     repeat: Scores = field(default_factory=Scores)
     mu: Scores = field(default_factory=Scores)
+    backtest: Scores = field(default_factory=Scores)
     model: Scores = field(default_factory=Scores)
     spread: list[float] = field(default_factory=list)
     starts: list[int] = field(default_factory=list)
@@ -104,7 +109,7 @@ def clean_windows(path: Path, count: int, length: int, detector: SceneDetector):
                 starts.popleft()
 
 
-def bench_clip(path: Path, args, mu_gen, model_gen) -> ClipResult:
+def bench_clip(path: Path, args, mu_gen, model_gen, backtest_gen=None) -> ClipResult:
     started = time.perf_counter()
     detector = SceneDetector()
     result = ClipResult(path.name, "")
@@ -119,6 +124,9 @@ def bench_clip(path: Path, args, mu_gen, model_gen) -> ClipResult:
         mu = list(mu_gen.stream(seeds, args.predict))
         for guess, t in zip(mu, truth, strict=True):
             result.mu.add(guess, t)
+        if backtest_gen is not None:
+            for guess, t in zip(backtest_gen.stream(seeds, args.predict), truth, strict=True):
+                result.backtest.add(guess, t)
         if model_gen is not None:
             samples = [
                 list(model_gen.stream(seeds, args.predict, sample=m)) for m in range(args.samples)
@@ -146,54 +154,58 @@ def report(results: list[ClipResult], args, model_note: str, seconds: float) -> 
         f"- vidiff: {model_note}",
         f"- total time {seconds:.0f} s",
         "",
-        "| clip | size | windows | repeat last | mu (extrapolation) | vidiff | sample spread (PSNR) |",
-        "|---|---|---|---|---|---|---|",
     ]
-    total = {"repeat": Scores(), "mu": Scores(), "model": Scores()}
+    methods = [("repeat last", "repeat"), ("mu", "mu")]
+    if any(r.backtest.psnr for r in results):
+        methods.append(("mu + backtest", "backtest"))
+    methods.append(("vidiff", "model"))
+    lines += ["| clip | size | windows | " + " | ".join(m for m, _ in methods)
+              + " | sample spread (PSNR) |", "|---|---|---|" + "---|" * (len(methods) + 1)]
+    total = {k: Scores() for _, k in methods}
     spread: list[float] = []
-    mu_wins = model_wins_repeat = model_wins_mu = counted = 0
+    wins = {("mu", "repeat"): 0, ("backtest", "repeat"): 0, ("backtest", "mu"): 0,
+            ("model", "repeat"): 0, ("model", "mu"): 0}
+    counted = 0
     for r in results:
         if not r.windows:
-            lines.append(f"| {r.name} | | 0 | (too short or all windows cross cuts) | | | |")
+            lines.append(f"| {r.name} | | 0 | (too short or all windows cross cuts) |"
+                         + " |" * len(methods))
             continue
         counted += 1
         sp = f"{np.mean(r.spread):.2f}" if r.spread else "n/a"
-        lines.append(
-            f"| {r.name} | {r.size} | {r.windows} | {r.repeat.cell()} | {r.mu.cell()} | "
-            f"{r.model.cell()} | {sp} |"
-        )
-        total["repeat"].extend(r.repeat)
-        total["mu"].extend(r.mu)
-        total["model"].extend(r.model)
+        cells = " | ".join(getattr(r, k).cell() for _, k in methods)
+        lines.append(f"| {r.name} | {r.size} | {r.windows} | {cells} | {sp} |")
+        for _, k in methods:
+            total[k].extend(getattr(r, k))
         spread += r.spread
-        mu_wins += np.mean(r.mu.psnr) > np.mean(r.repeat.psnr)
-        if r.model.psnr:
-            model_wins_repeat += np.mean(r.model.psnr) > np.mean(r.repeat.psnr)
-            model_wins_mu += np.mean(r.model.psnr) > np.mean(r.mu.psnr)
+        for a, b in wins:
+            mine, theirs = getattr(r, a).psnr, getattr(r, b).psnr
+            if mine and theirs:
+                wins[a, b] += np.mean(mine) > np.mean(theirs)
     sp = f"{np.mean(spread):.2f}" if spread else "n/a"
-    lines.append(
-        f"| **mean over frames** | | {sum(r.windows for r in results)} | "
-        f"{total['repeat'].cell()} | {total['mu'].cell()} | {total['model'].cell()} | {sp} |"
-    )
-    clip_mean = {
-        k: [np.mean(getattr(r, k).psnr) for r in results if getattr(r, k).psnr]
-        for k in ("repeat", "mu", "model")
-    }
-    cells = [f"{np.mean(v):.2f}" if v else "n/a" for v in clip_mean.values()]
+    lines.append(f"| **mean over frames** | | {sum(r.windows for r in results)} | "
+                 + " | ".join(total[k].cell() for _, k in methods) + f" | {sp} |")
+    cells = []
+    for _, k in methods:
+        v = [np.mean(getattr(r, k).psnr) for r in results if getattr(r, k).psnr]
+        cells.append(f"{np.mean(v):.2f}" if v else "n/a")
     lines += [
         f"| **mean over clips (PSNR)** | | | {' | '.join(cells)} | |",
         "",
-        f"mu beats repeating the last frame (PSNR) on {mu_wins} of {counted} clips.",
+        f"mu beats repeating the last frame (PSNR) on {wins['mu', 'repeat']} of {counted} clips.",
     ]
+    if total.get("backtest") and total["backtest"].psnr:
+        lines.append(f"mu + backtest beats repeat on {wins['backtest', 'repeat']} of {counted} "
+                     f"clips and mu on {wins['backtest', 'mu']} of {counted}.")
     if total["model"].psnr:
         lines.append(
-            f"vidiff beats repeat on {model_wins_repeat} of {counted} clips and mu on "
-            f"{model_wins_mu} of {counted}."
+            f"vidiff beats repeat on {wins['model', 'repeat']} of {counted} clips and mu on "
+            f"{wins['model', 'mu']} of {counted}."
         )
     lines += ["", "PSNR (dB) by how far ahead the frame is, mean over all windows:", ""]
     lines.append("| method | " + " | ".join(f"t+{j + 1}" for j in range(args.predict)) + " |")
     lines.append("|---|" + "---|" * args.predict)
-    for label, key in (("repeat last", "repeat"), ("mu", "mu"), ("vidiff", "model")):
+    for label, key in methods:
         values = total[key].psnr
         if values:
             by = [np.mean(values[j :: args.predict]) for j in range(args.predict)]
@@ -206,7 +218,8 @@ def main() -> int:
     ap.add_argument("--clips", type=Path, default=DEFAULT_CLIPS, help="folder of clips")
     ap.add_argument("--only", nargs="*", help="clip file names to use (default: all)")
     ap.add_argument("--windows", type=int, default=3, help="windows per clip (default: 3)")
-    ap.add_argument("--seeds", type=int, default=2, help="real seed frames (default: 2)")
+    ap.add_argument("--seeds", type=int, default=3,
+                    help="real seed frames (default: 3, as vidiff generate takes from a video)")
     ap.add_argument("--predict", type=int, default=4, help="frames to predict (default: 4)")
     ap.add_argument("--samples", type=int, default=3, help="model samples per window (default: 3)")
     ap.add_argument("--steps", type=int, help=f"diffusion sampler steps (default: {DEFAULT_STEPS} "
@@ -217,6 +230,8 @@ def main() -> int:
     ap.add_argument("--output", type=Path, help="also write the markdown report here")
     ap.add_argument("--second-flow", choices=["none", "farneback"], default="none",
                     help="the motion step's second flow (default: none, as vidiff generate)")
+    ap.add_argument("--no-backtest", action="store_true",
+                    help="do not damp the flow by a backtest on the third seed (with --seeds 3+)")
     ap.add_argument("--ensemble", help="vidiff generate --ensemble: comma-separated mirror, "
                     "flip (the predictor's frame averaged over them; default: as vidiff generate)")
     args = ap.parse_args()
@@ -229,9 +244,14 @@ def main() -> int:
         if p.suffix.lower() in VIDEO_SUFFIXES and (not args.only or p.name in args.only)
     )
     window = WindowConfig(known=args.seeds, unknown=args.predict)
-    motion = FlowMotion(FlowMotionConfig(second_flow=args.second_flow))
+    plain = FlowMotion(FlowMotionConfig(second_flow=args.second_flow, backtest=False))
+    motion = plain if args.no_backtest else FlowMotion(FlowMotionConfig(second_flow=args.second_flow))
     mu_gen = make_generator(steps=0, refine=False, device=args.device, window=window,
-                            motion=motion)
+                            motion=plain)
+    backtest_gen = None
+    if args.seeds >= 3 and not args.no_backtest:
+        backtest_gen = make_generator(steps=0, refine=False, device=args.device, window=window,
+                                      motion=motion)
     from vidiff.device import resolve_device
 
     args.device = str(resolve_device(args.device))
@@ -252,10 +272,10 @@ def main() -> int:
     started = time.perf_counter()
     results = []
     for path in clips:
-        r = bench_clip(path, args, mu_gen, model_gen)
+        r = bench_clip(path, args, mu_gen, model_gen, backtest_gen)
         print(
             f"{path.name}: {r.windows} windows, repeat {r.repeat.cell()}, mu {r.mu.cell()}, "
-            f"vidiff {r.model.cell()} ({r.seconds:.0f} s; windows at frames {r.starts})",
+            f"mu + backtest {r.backtest.cell()}, vidiff {r.model.cell()} ({r.seconds:.0f} s; windows at frames {r.starts})",
             file=sys.stderr,
         )
         results.append(r)

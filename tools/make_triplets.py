@@ -49,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stride", type=int, default=2,
                         help="predict: a pair of consecutive frames every STRIDE frames "
                         "(default: %(default)s)")
+    parser.add_argument("--backtest", action="store_true",
+                        help="predict: damp each pair's flow by a backtest on the frame before it, "
+                        "as vidiff generate does from three seeds")
     parser.add_argument("--workers", type=int, default=1,
                         help="retime: processes to fit times in (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
@@ -73,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             out = make_prediction_pack(args.sources, args.out, frame_size=args.frame_size,
                                        crop=args.crop, seed=args.seed, stride=args.stride,
                                        exclude_bench=not args.keep_bench_windows,
+                                       backtest=args.backtest,
                                        log=lambda s: print(s, file=sys.stderr, flush=True))
         elif args.kind == "retime":
             from vidiff.train.retime import retime_triplets

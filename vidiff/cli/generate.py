@@ -21,8 +21,10 @@ def add_parser(sub) -> None:
         "generate",
         help="continue seed frames with a short generated clip",
         description="Generate the frames that follow one or more seed frames. The output holds "
-        "the seeds first, then the new frames. Without diffusion weights the motion of the "
-        "last two seeds is extrapolated (one seed is held).",
+        "the seeds first, then the new frames. The motion of the last two seeds is "
+        "extrapolated (one seed is held), damped where it failed to predict the last seed from "
+        "the one before (three seeds or more), and corrected by the predictor when the weights "
+        "hold one.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -48,7 +50,7 @@ def add_parser(sub) -> None:
         "--seed-frames",
         type=int,
         metavar="K",
-        help="how many of the last frames of the seeds to use (default: 2 of a video, all images)",
+        help="how many of the last frames of the seeds to use (default: 3 of a video, all images)",
     )
     p.add_argument(
         "--samples",
@@ -63,7 +65,7 @@ def add_parser(sub) -> None:
         "--window-known",
         type=int,
         metavar="K",
-        default=2,
+        default=3,
         help="frames already made that each window sees (default: %(default)s)",
     )
     g.add_argument(

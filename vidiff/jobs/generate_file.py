@@ -38,7 +38,7 @@ from .options import scene_detector
 from .progress import progress_reporter
 
 DEFAULT_FPS = Fraction(24)
-DEFAULT_VIDEO_SEEDS = 2
+DEFAULT_VIDEO_SEEDS = 3  # two for the motion, one before them to backtest it (motion.history)
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ def read_seeds(
 ) -> tuple[list[np.ndarray], Fraction | None]:
     """Seed images (uint8 ``h w 3``) and the video's frame rate (``None`` for image files).
 
-    A video keeps its last ``seed_frames`` frames (default 2); image files are all seeds, or
+    A video keeps its last ``seed_frames`` frames (default 3); image files are all seeds, or
     their last ``seed_frames`` when given.
     """
     if is_video_seed(paths):
@@ -146,7 +146,7 @@ def generate_video(
     refine: bool | None = None,
     max_memory: int | None = None,
     ensemble=None,
-    known: int = 2,
+    known: int = 3,
     unknown: int = 4,
     hierarchical: bool = False,
     stride: int | None = None,
@@ -161,7 +161,7 @@ def generate_video(
     """Write ``samples`` clips that continue ``seeds`` with ``frames`` new frames each.
 
     ``seeds``: image paths in order, or one video / GIF / frame folder (its last ``seed_frames``
-    frames, default 2, are the seeds). ``output``: a video file, GIF or folder (PNG frames); for
+    frames, default 3, are the seeds). ``output``: a video file, GIF or folder (PNG frames); for
     several samples ``_0``, ``_1`` ... are added to its name. ``fps``: the output rate (default:
     the seed video's, else 24). Model and window options as in
     :func:`vidiff.generate_frames`. Seeds that cross a scene cut continue the last shot only

@@ -95,6 +95,17 @@ def neighbours(known_times: list[tuple[float, int]], t: float) -> tuple[int, int
     return i0, i1, (t - t0) / (t1 - t0)
 
 
+def before_pair(known_times: list[tuple[float, int]], i0: int, i1: int) -> int | None:
+    """The known frame one pair interval before ``i0`` (for a pair ``(i0, i1)`` that is
+    extrapolated forward), or ``None``: what a motion estimator may backtest its flow on."""
+    times = dict((j, t) for t, j in known_times)
+    want = 2 * times[i0] - times[i1]
+    for t, j in known_times:
+        if abs(t - want) <= 1e-6 * max(1.0, abs(want)):
+            return j
+    return None
+
+
 @torch.no_grad()
 def build_cond(frames: Tensor, mask: Tensor, times: Tensor, motion) -> Cond:
     """Cond for windows whose unknown frames are to be generated.
@@ -103,7 +114,10 @@ def build_cond(frames: Tensor, mask: Tensor, times: Tensor, motion) -> Cond:
     left in for training). For each unknown frame mu comes from ``motion.estimate`` on its nearest
     known neighbours in time: between two known frames at the fractional time; after the last known
     extrapolated from the last two (held if only one is known); before the first, backwards. One
-    ``estimate`` call per distinct (pair, times) group, batched over windows that share it.
+    ``estimate`` call per distinct (pair, times) group, batched over windows that share it. Past
+    the last known frame, a motion estimator that takes it (``takes_before``,
+    :mod:`vidiff.motion.base`) is also given the known frame one interval before the pair, when
+    the window holds one.
     """
     check_window(frames, mask, times)
     if not frames.is_floating_point():
@@ -113,6 +127,7 @@ def build_cond(frames: Tensor, mask: Tensor, times: Tensor, motion) -> Cond:
     mu = kframes.clone()
     groups: dict[tuple, list[tuple[int, list[int]]]] = defaultdict(list)
     tl, ml = times.tolist(), mask.tolist()
+    takes_before = getattr(motion, "takes_before", False)
     for bi in range(frames.shape[0]):
         known_times = sorted((tl[bi][j], j) for j in range(len(tl[bi])) if ml[bi][j])
         per_pair: dict[tuple[int, int], list[tuple[int, float]]] = defaultdict(list)
@@ -125,11 +140,17 @@ def build_cond(frames: Tensor, mask: Tensor, times: Tensor, motion) -> Cond:
             else:
                 per_pair[nb[:2]].append((j, nb[2]))
         for (i0, i1), items in per_pair.items():
-            key = (i0, i1, tuple(s for _, s in items))
+            ahead = takes_before and all(s > 1 for _, s in items)
+            ib = before_pair(known_times, i0, i1) if ahead else None
+            key = (i0, i1, ib, tuple(s for _, s in items))
             groups[key].append((bi, [j for j, _ in items]))
-    for (i0, i1, ss), members in groups.items():
+    for (i0, i1, ib, ss), members in groups.items():
         idx = [bi for bi, _ in members]
-        est = motion.estimate(frames[idx, :, i0], frames[idx, :, i1], list(ss))
+        if ib is None:
+            est = motion.estimate(frames[idx, :, i0], frames[idx, :, i1], list(ss))
+        else:
+            est = motion.estimate(frames[idx, :, i0], frames[idx, :, i1], list(ss),
+                                  before=frames[idx, :, ib])
         est = est.to(frames.dtype).clamp(0, 1)
         for k, (bi, js) in enumerate(members):
             mu[bi][:, js] = est[k]

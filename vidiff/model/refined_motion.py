@@ -25,6 +25,7 @@ from ..errors import OptionError
 from ..motion.base import check_pair
 from ..motion.blend import flows_to_time
 from ..motion.flow import FlowMotion
+from ..motion.history import history_gain
 from .memory import check_budget, plan_for
 from .refiner import Refiner
 
@@ -50,18 +51,28 @@ class RefinedMotion:
         self.ensemble = check_ensemble(ensemble)
         self.max_memory = check_budget(max_memory)
 
-    @torch.inference_mode()
-    def estimate(self, frame0: Tensor, frame1: Tensor, times: Sequence[float]) -> Tensor:
-        return torch.stack(list(self.estimates(frame0, frame1, times)), dim=2)
+    takes_before = True  # as FlowMotion: past frame1, the frame before the pair (backtest)
 
     @torch.inference_mode()
-    def estimates(self, frame0: Tensor, frame1: Tensor, times: Sequence[float]) -> Iterator[Tensor]:
-        """:meth:`estimate` one time at a time (``b 3 h w`` each), the flows computed once."""
+    def estimate(self, frame0: Tensor, frame1: Tensor, times: Sequence[float],
+                 before: Tensor | None = None) -> Tensor:
+        return torch.stack(list(self.estimates(frame0, frame1, times, before)), dim=2)
+
+    @torch.inference_mode()
+    def estimates(self, frame0: Tensor, frame1: Tensor, times: Sequence[float],
+                  before: Tensor | None = None) -> Iterator[Tensor]:
+        """:meth:`estimate` one time at a time (``b 3 h w`` each), the flows computed once.
+        ``before`` (the known frame before the pair) damps the flow past frame1 as the motion
+        step's ``backtest`` says (:mod:`vidiff.motion.history`), for the plain estimate and
+        before the predictor sees it: the flow 1->0, the only one that counts there, is scaled
+        by the gain, as prediction packs built with ``backtest`` store it."""
         times = check_pair(frame0, frame1, times)
         nets = [self._net(t) for t in times]
         # the plain estimates, in order, from one motion field
-        plain = self.motion.estimates(frame0, frame1, [t for t, n in zip(times, nets) if n is None])
-        prepared, plans = None, {}
+        plain = self.motion.estimates(frame0, frame1, [t for t, n in zip(times, nets) if n is None],
+                                      before)
+        use_before = before is not None and self.motion.config.backtest
+        prepared, plans, choice = None, {}, None
         for t, net in zip(times, nets):
             if net is None:
                 yield next(plain)
@@ -81,8 +92,15 @@ class RefinedMotion:
                 plans[factor] = plan_for("refiner", *frame0.shape[-2:], frame0.shape[0],
                                          self.max_memory, factor=factor)
             plan = plans[factor]
+            fl, al = flows, alt
+            if t > 1.0 and use_before:  # past frame1 only the flow 1->0 counts: scale it
+                if choice is None:
+                    choice = self.motion.choose_by_backtest(before, frame0, frame1)
+                gain = history_gain(choice, t, *frame0.shape[-2:]).to(f0.dtype)
+                fl, al = (None if x is None else _last(torch.cat([x[:, :2], x[:, 2:] * gain], 1))
+                          for x in (flows, alt))
             passes = [p for p in _passes(self.ensemble) if 0.0 < t < 1.0 or not p[2]]
-            frame = sum(_refine(net, f0, f1, flows, alt, t, plan, *p) for p in passes)
+            frame = sum(_refine(net, f0, f1, fl, al, t, plan, *p) for p in passes)
             frame = frame / len(passes)
             yield frame.clamp(0.0, 1.0).to(frame0.dtype)
 

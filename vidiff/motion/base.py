@@ -15,6 +15,10 @@ A learned estimator replaces :class:`~vidiff.motion.flow.FlowMotion` by implemen
 ``estimate`` method; nothing else in vidiff depends on how the estimate is made. An estimator may
 also offer ``estimates`` (the same frames one time at a time); :func:`estimates` uses it when it
 is there, so that a long gap's many in-between frames need not be held in float at once.
+An estimator whose ``takes_before`` is true also accepts ``before`` (``b 3 h w``, the known frame
+one interval before frame0) in ``estimate``, which it may use past frame1 (``t > 1``) to judge
+how far the pair's motion goes on (:mod:`vidiff.motion.history`); callers give it when they have
+it (:func:`vidiff.model.build_cond`).
 """
 
 from __future__ import annotations

@@ -41,6 +41,7 @@ from torch.nn import functional as F
 from vidiff.errors import OptionError
 from vidiff.motion.base import check_pair
 from vidiff.motion.blend import blend_warped, flows_to_time, visibility
+from vidiff.motion.history import backtest_choice, history_gain
 from vidiff.motion.second_flow import choose_flows, farneback
 from vidiff.motion.splat import match_error, splat_flow
 from vidiff.motion.warp import WARP_MODES, backward_warp
@@ -108,6 +109,10 @@ class FlowMotionConfig:
     """The same for times outside the pair (prediction, ``vidiff generate``), where the flow is
     a guess and the softer bilinear sampling scored higher (tools/bench_generate.py: 30.23 dB /
     SSIM 0.8481 against bicubic's 30.07 / 0.8446)."""
+    backtest: bool = True
+    """Past frame1, when the known frame before the pair is given (``before``: three seeds),
+    scale the pair's flow per block by how the same extrapolation predicted frame1 one frame
+    back (:mod:`vidiff.motion.history`); False: the flow as it is, whatever is given."""
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -240,23 +245,28 @@ class FlowMotion:
         """Farneback flow from grey image a to b (``h w 2`` float32), as :meth:`_dis`."""
         return _padded(farneback, a, b)
 
+    takes_before = True  # estimate() accepts ``before`` (see vidiff.motion.base)
+
     @torch.no_grad()
-    def estimate(self, frame0: Tensor, frame1: Tensor, times: Sequence[float]) -> Tensor:
-        """``(b, 3, len(times), h, w)`` estimates at ``times``; see :class:`MotionEstimator`."""
+    def estimate(self, frame0: Tensor, frame1: Tensor, times: Sequence[float],
+                 before: Tensor | None = None) -> Tensor:
+        """``(b, 3, len(times), h, w)`` estimates at ``times``; see :class:`MotionEstimator`.
+        ``before``: the known frame one interval before frame0, if any (``backtest``)."""
         times = check_pair(frame0, frame1, times)
         b, c, h, w = frame0.shape
         out = frame0.new_empty((b, c, len(times), h, w))
-        for i, frame in enumerate(self.estimates(frame0, frame1, times)):
+        for i, frame in enumerate(self.estimates(frame0, frame1, times, before)):
             out[:, :, i] = frame  # each estimate goes straight into the output
         return out
 
     @torch.no_grad()
-    def estimates(self, frame0: Tensor, frame1: Tensor, times: Sequence[float]) -> Iterator[Tensor]:
+    def estimates(self, frame0: Tensor, frame1: Tensor, times: Sequence[float],
+                  before: Tensor | None = None) -> Iterator[Tensor]:
         """The estimates of :meth:`estimate` one time at a time (``b 3 h w`` each), the flows
         computed once: a caller that converts each before asking for the next holds one float
         frame, however many times a long gap asks for."""
         times = check_pair(frame0, frame1, times)
-        field = None
+        field, choice = None, None
         for t in times:
             if t == 0.0:
                 yield frame0
@@ -266,7 +276,20 @@ class FlowMotion:
                 if field is None:
                     f0, f1 = frame0.float(), frame1.float()
                     field = self._motion_field(f0, f1)
-                yield self._at_time(f0, f1, field, t).clamp_(0.0, 1.0)
+                gain = None
+                if t > 1.0 and before is not None and self.config.backtest:
+                    if choice is None:
+                        choice = self.choose_by_backtest(before, frame0, frame1)
+                    gain = history_gain(choice, t, *f0.shape[-2:])
+                yield self._at_time(f0, f1, field, t, gain).clamp_(0.0, 1.0)
+
+    @torch.no_grad()
+    def choose_by_backtest(self, before: Tensor, frame0: Tensor, frame1: Tensor) -> Tensor:
+        """:func:`vidiff.motion.history.backtest_choice` for the pair and the frame before it
+        (the flow from frame0 to ``before`` computed here, as the pair's)."""
+        check_pair(before, frame0, [0.5])
+        flow_0b = self.full_flows(frame0, before)[:, :2]
+        return backtest_choice(frame0.float(), frame1.float(), flow_0b, self.config.warp_ahead)
 
     @torch.no_grad()
     def full_flows(self, frame0: Tensor, frame1: Tensor) -> Tensor:
@@ -304,8 +327,10 @@ class FlowMotion:
             field["err1"] = match_error(s1, s0, flow10)
         return field
 
-    def _at_time(self, f0: Tensor, f1: Tensor, field: dict[str, Tensor], t: float) -> Tensor:
-        """One estimate ``b 3 h w`` at time ``t`` (not 0 or 1)."""
+    def _at_time(self, f0: Tensor, f1: Tensor, field: dict[str, Tensor], t: float,
+                 gain: Tensor | None = None) -> Tensor:
+        """One estimate ``b 3 h w`` at time ``t`` (not 0 or 1); ``gain`` (``b 1 h w``) scales
+        both flows to time at full size (:mod:`.history`)."""
         cfg = self.config
         s = min(max(t, 0.0), 1.0)
         flow01, flow10 = field["flow01"], field["flow10"]
@@ -336,6 +361,8 @@ class FlowMotion:
             vis0, rest = rest[:, :1], rest[:, 1:]
         if vis1 is not None:
             vis1 = rest[:, :1]
+        if gain is not None:
+            flow_t0, flow_t1 = flow_t0 * gain, flow_t1 * gain
         floor = 1e-3
         w0 = (1.0 - s) * (1.0 if vis0 is None else vis0 + floor)
         w1 = s * (1.0 if vis1 is None else vis1 + floor)

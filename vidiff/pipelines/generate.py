@@ -240,7 +240,7 @@ def generate_frames(
     sampler: str | None = None,
     seed: int = 0,
     device="auto",
-    known: int = 2,
+    known: int = 3,
     unknown: int = 4,
     hierarchical: bool = False,
     stride: int | None = None,

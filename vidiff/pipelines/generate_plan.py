@@ -34,7 +34,7 @@ class WindowConfig:
     frames between two keyframes fill one window).
     """
 
-    known: int = 2
+    known: int = 3
     unknown: int = 4
     hierarchical: bool = False
     stride: int | None = None

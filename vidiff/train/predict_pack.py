@@ -13,6 +13,12 @@ shot, and is what extrapolated noise in the flow loses against). Per target, one
 the motion estimate is most wrong and one is random (:func:`.triplets.choose_crops`, with its
 motion and hold filters off).
 
+With ``backtest``, each pair's stored flow 1->0 (the only one that counts past frame1) is
+scaled by the gain a backtest on the frame before the pair gives at the target's time
+(:mod:`vidiff.motion.history`), as ``vidiff generate`` scales it from three seeds before the
+predictor sees it; a pair that opens its run of frames has no frame before and keeps its flow,
+as from two seeds.
+
 Frames that ``tools/bench_generate.py`` scores on (its evenly spread windows in each video, with a
 margin) are kept out by default (:func:`bench_windows`), so that the benchmark measures footage
 the predictor has not trained on.
@@ -36,7 +42,9 @@ def bench_windows(total: int, count: int = 3, length: int = 6, margin: int = 24
                   ) -> list[tuple[int, int]]:
     """Frame ranges ``[lo, hi)`` around the windows ``tools/bench_generate.py`` places on a clip of
     ``total`` frames (``count`` windows of ``length`` frames at evenly spaced starts; the bench
-    slides a window forward past a scene cut, which ``margin`` frames after it cover)."""
+    slides a window forward past a scene cut, which ``margin`` frames after it cover). The
+    bench's windows of 7 frames (``--seeds 3``, its default since 2026-12-06) start at most one
+    frame earlier than those of 6, so these ranges cover them too."""
     if total < length:
         return []
     starts = sorted({int(s) for s in np.linspace(0, total - length, count)})
@@ -55,19 +63,31 @@ def prediction_plan(n: int, horizon: Sequence[int], stride: int) -> Iterator[tup
 def add_prediction_samples(
     writer: TripletWriter, motion, frames: Sequence[np.ndarray], first: int, source: str,
     holdout: bool, horizon: Sequence[int], stride: int, crop: int, rng: np.random.Generator,
-    excluded: Callable[[int], bool] = lambda i: False,
+    excluded: Callable[[int], bool] = lambda i: False, backtest: bool = False,
 ) -> int:
     """Add the samples of one scene-cut-free run of ``frames`` (whose first is frame ``first`` of
     its source; ``excluded(i)`` keeps source frame ``i`` out); returns how many were added."""
+    from vidiff.motion.history import backtest_choice, history_gain
+
+    from .triplets import pair_tensors
+
     added = 0
     for a, ks in prediction_plan(len(frames), horizon, stride):
         ks = [k for k in ks if not any(excluded(first + i) for i in range(a, a + k + 1))]
         if not ks:
             continue
         f0, f1 = frames[a], frames[a + 1]
-        flows = full_flows(motion, f0, f1)
+        pair_flows = full_flows(motion, f0, f1)
+        choice = None
+        if backtest and a >= 1:
+            t0, t1, back = pair_tensors(f0, f1, full_flows(motion, f0, frames[a - 1]))
+            choice = backtest_choice(t0, t1, back[:, :2], motion.config.warp_ahead)
         for k in ks:
             target = frames[a + k]
+            flows = pair_flows
+            if choice is not None:
+                gain = history_gain(choice, float(k), *f0.shape[:2])[0].numpy()
+                flows = np.concatenate([pair_flows[:2], pair_flows[2:] * gain])
             mu = estimate_from_flows(f0, f1, flows, float(k))
             for y, x in choose_crops(f0, target, f1, mu, crop, rng, min_motion=0.0,
                                      skip_holds=False):
@@ -81,12 +101,14 @@ def add_prediction_samples(
 def make_prediction_pack(
     sources: list[Path], out: Path, *, frame_size: int = 480, crop: int = 128,
     horizon: Sequence[int] = HORIZON, stride: int = 2, holdout_every: int = 10, chunk: int = 40,
-    exclude_bench: bool = True, seed: int = 0, log: Callable[[str], None] = print,
+    exclude_bench: bool = True, seed: int = 0, backtest: bool = False,
+    log: Callable[[str], None] = print,
 ) -> Path:
     """Prediction pack from videos and frame folders (decoded with PyAV, split at scene cuts,
     runs cut into chunks of ``chunk`` frames, every ``holdout_every``-th chunk held out).
     ``exclude_bench`` keeps out the frames of :func:`bench_windows` in videos (the benchmark
-    reads videos only, not frame folders)."""
+    reads videos only, not frame folders). ``backtest``: flows damped as from three seeds
+    (module docstring)."""
     from vidiff.motion import FlowMotion
 
     from .segments import decode_source, expand_sources, split_runs
@@ -99,7 +121,7 @@ def make_prediction_pack(
     motion = FlowMotion()
     settings = {"kind": "prediction", "frame_size": frame_size, "horizon": list(horizon),
                 "stride": stride, "holdout_every": holdout_every, "chunk": chunk,
-                "exclude_bench": exclude_bench, "seed": seed}
+                "exclude_bench": exclude_bench, "seed": seed, "backtest": backtest}
     run_index = 0
     with TripletWriter(out, crop, settings) as writer:
         for path in expand_sources(sources):
@@ -115,7 +137,8 @@ def make_prediction_pack(
                     e = min(b, s + chunk)
                     holdout = holdout_every > 0 and run_index % holdout_every == holdout_every - 1
                     made += add_prediction_samples(writer, motion, frames[s:e], s, path.name,
-                                                   holdout, horizon, stride, crop, rng, excluded)
+                                                   holdout, horizon, stride, crop, rng, excluded,
+                                                   backtest)
                     run_index += 1
             log(f"prediction: {path.name}: {len(frames)} frames, {made} samples")
         return writer.close()
