@@ -24,9 +24,12 @@ choose ``g``:
   repeat: the mapping fitted on the even positions and scored on the odd ones;
 - per ``t`` and bins of ``residual`` (the pair alone, as ``probe_damping.py``), for comparison.
 
-Figures are mean per-block PSNR (dB) over the odd positions, by ``t`` and overall; ``--below DB``
-keeps the blocks whose mu scores under DB (nearly still blocks weigh heavily in a mean of
-PSNRs, for differences nobody sees). Evaluation only: nothing trains. Skips (exit 0) when the
+Figures are the mean PSNR of the frames (whole blocks) each rule makes, as
+``tools/bench_generate.py`` averages frames; rules are fitted to maximise it (each block's error
+weighed by one over its frame's error under mu). ``--below DB`` also reports the positions
+whose mu scores under DB at t+1 (moving shots). The table each rule of the form "per t and
+backtest's best factor" fits on every position is printed: it is
+:data:`vidiff.motion.history.TABLE`. Evaluation only: nothing trains. Skips (exit 0) when the
 default sources are absent.
 """
 
@@ -181,15 +184,10 @@ def rules(m: dict[str, np.ndarray], bins: int) -> tuple[dict[str, np.ndarray], n
     out[f"rule: per t and {bins} bins of backtest's mu-over-repeat"] = per(quantile_bins(gain_back, bins))
     out["rule: per t, backtest's factor and bins of residual"] = per(
         best_back, quantile_bins(m["residual"], bins))
-    table = np.zeros((nt, len(FACTORS)), int)
-    everything = np.ones(n * nt, bool)
-    for j in range(nt):
-        for i in range(len(FACTORS)):
-            rows = (t_idx == j) & np.repeat(best_back[:, None] == i, nt, 1).ravel() & everything
-            if rows.any():
-                table[j, i] = int(np.argmin((flat[rows] * weight[rows, None]).sum(0)))
-            else:
-                table[j, i] = i
+    cells = t_idx * len(FACTORS) + np.repeat(best_back[:, None], nt, 1).ravel()
+    fitted_all = fit_table(flat, weight, cells, np.ones(n * nt, bool))
+    table = np.array([[fitted_all.get(j * len(FACTORS) + i, i) for i in range(len(FACTORS))]
+                      for j in range(nt)])
     return out, table
 
 
