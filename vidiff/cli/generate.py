@@ -9,7 +9,8 @@ from .common import add_model_options, add_output_options, add_scene_options, sc
 
 EXAMPLES = """examples:
   vidiff generate a.png b.png -o next.mp4 --frames 8          # 2 seeds + 8 new frames
-  vidiff generate clip.mp4 --seed-frames 3 -o more.mp4 --frames 12
+  vidiff generate a.png b.png c.png -o next.mp4 --frames 8    # 3 seeds: the motion backtested
+  vidiff generate clip.mp4 -o more.mp4 --frames 12            # its last 3 frames + 12 new ones
   vidiff generate a.png b.png -o takes.mp4 --frames 8 --samples 3 --seed 7
                                             # takes_0.mp4 takes_1.mp4 takes_2.mp4
   vidiff generate a.png b.png -o frames/ --frames 24 --hierarchical   # PNG folder
