@@ -262,13 +262,14 @@ def test_a_flow_gain_head_starts_as_the_network_it_grew_from():
 
 
 class Capture:
-    """Stands in for a TripletWriter: keeps each sample's flows and time."""
+    """Stands in for a TripletWriter: keeps each sample's flows and time (and its history)."""
 
     def __init__(self):
-        self.samples = []
+        self.samples, self.history = [], []
 
-    def add(self, source, frames, flows, t, holdout):
+    def add(self, source, frames, flows, t, holdout, history=None):
         self.samples.append((np.array(flows, np.float32), t))
+        self.history.append(history)
 
 
 def test_backtest_packs_damp_the_flow_of_a_pair_whose_motion_just_began(tmp_path):
@@ -281,17 +282,28 @@ def test_backtest_packs_damp_the_flow_of_a_pair_whose_motion_just_began(tmp_path
     # held for frames 0-3, then 3 px a frame to the left
     frames = [np.ascontiguousarray(texture[:, 3 * max(0, i - 3):][:, :48]) for i in range(10)]
     motion = FlowMotion()
-    made = {}
+    made, history = {}, {}
     for backtest in (False, True):
         writer = Capture()
         add_prediction_samples(writer, motion, frames, 0, "clip", False, (2, 3), 1, 48,
                                np.random.default_rng(0), backtest=backtest)
-        made[backtest] = writer.samples
+        made[backtest], history[backtest] = writer.samples, writer.history
+    assert all(h is None for h in history[False])
     assert len(made[True]) == len(made[False])
     pairs = [a for a in range(len(frames) - 1) for k in (2, 3) if a + k < len(frames)]
     assert len(made[True]) == len(pairs)  # one crop per target: the crop is the whole frame
-    for a, (plain, t), (damped, t2) in zip(pairs, made[False], made[True]):
+    for a, (plain, t), (damped, t2), seen in zip(pairs, made[False], made[True], history[True]):
         assert t == t2
+        # the history input: the backtest's factor and 1, or 1 and 0 for the run's first pair
+        assert seen.shape == (2, 48, 48)
+        if a == 0:
+            assert np.all(seen[0] == 1) and np.all(seen[1] == 0)
+        else:
+            assert np.all(seen[1] == 1)
+        if a == 3:
+            assert np.abs(seen[0, :, 8:40]).max() < 0.1  # it saw the motion begin: factor 0
+        elif a >= 5:
+            assert np.allclose(seen[0, :, 8:40], 1.0, atol=0.1)
         assert np.array_equal(plain[:2], damped[:2])  # the flow 0->1 is never touched
         speed = np.abs(plain[2:, :, 8:40]).mean()
         if a == 3:  # the first moving pair, after a held frame: the backtest says stop

@@ -7,7 +7,8 @@ diffusion (on ``x - mean``) stay three separable parts. Times strictly inside (0
 by the refiner; times past frame1 (``t > 1``: prediction, ``vidiff generate``) by the predictor
 when there is one (the same network trained on prediction); 0 and 1 return the inputs; anything
 else (no refiner or predictor for it, or ``t < 0``) gets the plain motion estimate. A network
-with ``alternate`` (:mod:`.refiner`) is also given the motion step's second flow's own pair.
+with ``alternate`` (:mod:`.refiner`) is also given the motion step's second flow's own pair, a
+predictor with ``history`` the backtest on the frame before the pair (that of none without it).
 
 ``max_memory`` (bytes for one call, or a :class:`.memory.Budget`) runs the refiner's U-Net in overlapping
 tiles when a frame would not fit (:mod:`.tiling`); ``None`` runs whole frames.
@@ -25,7 +26,7 @@ from ..errors import OptionError
 from ..motion.base import check_pair
 from ..motion.blend import flows_to_time
 from ..motion.flow import FlowMotion
-from ..motion.history import history_gain
+from ..motion.history import history_gain, history_input
 from .memory import check_budget, plan_for
 from .refiner import Refiner
 
@@ -92,15 +93,18 @@ class RefinedMotion:
                 plans[factor] = plan_for("refiner", *frame0.shape[-2:], frame0.shape[0],
                                          self.max_memory, factor=factor)
             plan = plans[factor]
-            fl, al = flows, alt
+            fl, al, hist = flows, alt, None
             if t > 1.0 and use_before:  # past frame1 only the flow 1->0 counts: scale it
                 if choice is None:
                     choice = self.motion.choose_by_backtest(before, frame0, frame1)
                 gain = history_gain(choice, t, *frame0.shape[-2:]).to(f0.dtype)
                 fl, al = (None if x is None else _last(torch.cat([x[:, :2], x[:, 2:] * gain], 1))
                           for x in (flows, alt))
+            if net.config.history:
+                hist = history_input(choice if t > 1.0 and use_before else None,
+                                     *frame0.shape[-2:], frame0.shape[0]).to(f0)
             passes = [p for p in _passes(self.ensemble) if 0.0 < t < 1.0 or not p[2]]
-            frame = sum(_refine(net, f0, f1, fl, al, t, plan, *p) for p in passes)
+            frame = sum(_refine(net, f0, f1, fl, al, t, plan, *p, hist) for p in passes)
             frame = frame / len(passes)
             yield frame.clamp(0.0, 1.0).to(frame0.dtype)
 
@@ -135,8 +139,9 @@ def _passes(ensemble: tuple[str, ...]) -> list[tuple[bool, bool, bool]]:
 
 
 def _refine(net: Refiner, f0: Tensor, f1: Tensor, flows: Tensor, alt: Tensor | None, t: float,
-            plan, mirror: bool, flip: bool, reverse: bool) -> Tensor:
-    """The refined frame at ``t`` with the pair seen through one symmetry, undone on the output."""
+            plan, mirror: bool, flip: bool, reverse: bool, hist: Tensor | None = None) -> Tensor:
+    """The refined frame at ``t`` with the pair seen through one symmetry, undone on the output
+    (``hist``, a predictor's history input, is a plain map: mirrored, never reversed)."""
     if reverse:  # the pair swapped: flows 1->0 first, time from the other end
         f0, f1, t = f1, f0, 1.0 - t
         flows = torch.cat([flows[:, 2:], flows[:, :2]], 1)
@@ -145,8 +150,9 @@ def _refine(net: Refiner, f0: Tensor, f1: Tensor, flows: Tensor, alt: Tensor | N
     f0, f1 = (_flip(f, dims) for f in (f0, f1))
     flows = _flip(flows, dims, flow=True)
     alt = None if alt is None else _flip(alt, dims, flow=True)
+    hist = None if hist is None else _flip(hist, dims)
     ft0, ft1 = flows_to_time(flows[:, :2], flows[:, 2:], t)
-    frame = net(f0, f1, ft0, ft1, t, plan=plan, flows=flows, alt_flows=alt)["frame"]
+    frame = net(f0, f1, ft0, ft1, t, plan=plan, flows=flows, alt_flows=alt, history=hist)["frame"]
     return _flip(frame, dims)
 
 

@@ -41,6 +41,12 @@ pair; weights saved before the key existed were trained bilinear and load so. Th
 structure of Super SloMo's refinement stage and of the last stages of RIFE/IFRNet, on top of a
 classical flow instead of a learned one.
 
+With ``history`` (a predictor's), two more inputs: the backtest of the pair's motion on the known
+frame before it (:mod:`vidiff.motion.history`: per pixel the factor on the flow that carried
+frame0 on to frame1 best, and 1 where there was a frame before; factor 1 and 0 from two seeds).
+The flow 1->0 it is given is already damped by that backtest; what the input adds is whether the
+flow was confirmed, which the flow alone cannot tell.
+
 Network: a 4-level U-Net (:mod:`.flat_unet`: 3x3 convs, PReLU), full resolution at level 0 so
 that thin things and occlusion edges can be drawn, stride-2 convs down, bilinear upsampling with
 projected skips added. Frames are replicate-padded to a multiple of 8 and cropped back. Flows
@@ -64,6 +70,7 @@ from torch import Tensor
 from ..errors import OptionError
 from ..motion.blend import flows_to_time, visibility
 from ..motion.flow import FlowMotionConfig
+from ..motion.history import history_input
 from ..motion.warp import WARP_MODES, backward_warp
 from .coarse import CoarseFlow
 from .flat_unet import FlatUNet
@@ -85,6 +92,7 @@ class RefinerConfig:
     coarse_channels: tuple[int, ...] = (24, 48, 96, 192)  # its U-Net's channels per level
     coarse_correction: float = 8.0  # its output 1 = this many (full-size) pixels of flow
     alternate: bool = False  # ten more inputs and one more output: a choice of the second flow
+    history: bool = False  # two more inputs (a predictor's): the backtest on the frame before
 
     def __post_init__(self) -> None:
         for name in ("channels", "coarse_channels"):
@@ -137,12 +145,14 @@ class RefinerConfig:
     def in_channels(self) -> int:
         return (IN_CHANNELS + (2 if self.visibility else 0)
                 + (SUMMARY_CHANNELS if self.summary else 0)
-                + (ALTERNATE_CHANNELS if self.alternate else 0))
+                + (ALTERNATE_CHANNELS if self.alternate else 0)
+                + (HISTORY_CHANNELS if self.history else 0))
 
     @property
     def input_groups(self) -> tuple[str, ...]:
         """The optional inputs, in the order they follow the base inputs."""
-        return tuple(g for g in ("visibility", "summary", "alternate") if getattr(self, g))
+        return tuple(g for g in ("visibility", "summary", "alternate", "history")
+                     if getattr(self, g))
 
     @property
     def out_channels(self) -> int:
@@ -171,6 +181,7 @@ class RefinerConfig:
 IN_CHANNELS = 3 + 3 + 3 + 3 + 2 + 2 + 1  # frame0, frame1, warp0, warp1, flow_t0, flow_t1, t
 OUT_CHANNELS = 2 + 2 + 1 + 3  # flow corrections, blend logit, colour residual
 ALTERNATE_CHANNELS = 3 + 3 + 2 + 2  # the alternate flows' warps and flows to t
+HISTORY_CHANNELS = 2  # the backtest's best factor, 1 where there was one (motion.history)
 SUMMARY_CHANNELS = 3  # frame-level: inputs' difference, warps' disagreement, motion (frame_summary)
 FALLBACK_BIAS = -4.0  # the fallback share's sigmoid offset: 0 at zero, gradient ~0.018 there
 # the soft visibility's tolerances (relative, absolute px^2): the motion step's defaults
@@ -248,6 +259,7 @@ class Refiner(FlatUNet):
         self, frame0: Tensor, frame1: Tensor, flow_t0: Tensor, flow_t1: Tensor, t: Tensor | float,
         plan: TilePlan | None = None, flows: Tensor | None = None, summary: Tensor | None = None,
         alt_flows: Tensor | None = None, window: Tile | None = None,
+        history: Tensor | None = None,
     ) -> dict[str, Tensor]:
         """Refined frame at ``t`` and its parts (see module docstring); every tensor ``b c h w``.
 
@@ -278,8 +290,12 @@ class Refiner(FlatUNet):
         flows, the inputs and the summary are the whole frame's, and the warps sample it whole.
         Training uses it to show a crop the surroundings its flows point into
         (:class:`vidiff.train.refine_sampler.Sampler`'s ``context``); not with ``plan``.
+        ``history`` (``b 2 h w``, :func:`vidiff.motion.history.history_input`: the backtest of
+        the pair's motion on the known frame before it) is what a predictor with ``history``
+        sees of it; without it (two seeds), the input of no backtest. Unused without ``history``.
         """
         vis = self.visibility_at_t(flows, flow_t0, flow_t1)
+        hist = self.history_at(history, flow_t0)
         delta = self.coarse_correction(frame0, frame1, flow_t0, flow_t1, t)
         alt = self.alternate_at_t(alt_flows, flow_t0, flow_t1, t)
         tiled = plan is not None and not plan.single
@@ -291,20 +307,35 @@ class Refiner(FlatUNet):
                             else (flow_t0 + delta[:, :2], flow_t1 + delta[:, 2:]))
                 summary = encode_stats(warped_stats(frame0, frame1, ft0, ft1, self.config.warp))
         if window is not None:
-            vis, delta, alt = (None if x is None else window.crop(x) for x in (vis, delta, alt))
+            vis, delta, alt, hist = (None if x is None else window.crop(x)
+                                     for x in (vis, delta, alt, hist))
             return self._refine(frame0, frame1, window.crop(flow_t0), window.crop(flow_t1), t, vis,
-                                window, summary, delta, alt)
+                                window, summary, delta, alt, hist)
         if tiled:
-            named = {k: x for k, x in (("vis", vis), ("delta", delta), ("alt", alt)) if x is not None}
+            named = {k: x for k, x in (("vis", vis), ("delta", delta), ("alt", alt), ("hist", hist))
+                     if x is not None}
 
             def refine_tile(tile, ft0, ft1, *rest):
                 parts = dict(zip(named, rest))
                 return self._refine(frame0, frame1, ft0, ft1, t, parts.get("vis"), tile, summary,
-                                    parts.get("delta"), parts.get("alt"))["frame"]
+                                    parts.get("delta"), parts.get("alt"), parts.get("hist"))["frame"]
 
             return {"frame": run_tiled(refine_tile, [flow_t0, flow_t1, *named.values()], plan)}
         return self._refine(frame0, frame1, flow_t0, flow_t1, t, vis, summary=summary, delta=delta,
-                            alt=alt)
+                            alt=alt, hist=hist)
+
+    def history_at(self, history: Tensor | None, like: Tensor) -> Tensor | None:
+        """``b 2 h w``: the history input as given (that of no backtest when ``None``); ``None``
+        without ``history``."""
+        if not self.config.history:
+            return None
+        b, _, h, w = like.shape
+        if history is None:
+            return history_input(None, h, w, b).to(like)
+        if history.shape != (b, HISTORY_CHANNELS, h, w):
+            raise OptionError(f"history must be b {HISTORY_CHANNELS} h w, the size of the flows "
+                              f"to t ({tuple(like.shape)}), got {tuple(history.shape)}")
+        return history.to(like)
 
     def alternate_at_t(self, alt_flows: Tensor | None, flow_t0: Tensor, flow_t1: Tensor,
                        t: Tensor | float) -> Tensor | None:
@@ -340,13 +371,14 @@ class Refiner(FlatUNet):
         return torch.cat([backward_warp(vis0, flow_t0), backward_warp(vis1, flow_t1)], dim=1)
 
     def _refine(self, frame0, frame1, flow_t0, flow_t1, t, vis=None, tile=None,
-                summary=None, delta=None, alt=None) -> dict[str, Tensor]:
+                summary=None, delta=None, alt=None, hist=None) -> dict[str, Tensor]:
         """:meth:`forward` for the window ``tile`` (``None``: the whole frame) of the flows and
         outputs; the frames are whole. ``summary`` (``b 3``, :func:`frame_summary` of the whole
         frame) is made here from the whole frame when ``tile`` is ``None``. ``delta`` (``b 4 h
         w``, the window's part of :meth:`coarse_correction`) is added to the flows first; ``mu``
         stays the estimate of the flows as given. ``alt`` (``b 4 h w``, the window's part of
-        :meth:`alternate_at_t`) is needed with ``alternate``."""
+        :meth:`alternate_at_t`) is needed with ``alternate``, ``hist`` (the window's part of
+        :meth:`history_at`) with ``history``."""
         cfg = self.config
         b, _, h, w = flow_t0.shape
         at = (tile.x, tile.y) if tile is not None else (0, 0)
@@ -370,6 +402,8 @@ class Refiner(FlatUNet):
             alt_warp0 = backward_warp(frame0, alt[:, :2], at, cfg.warp)
             alt_warp1 = backward_warp(frame1, alt[:, 2:], at, cfg.warp)
             extra += [alt_warp0, alt_warp1, alt / cfg.flow_scale]
+        if cfg.history:
+            extra.append(hist)
         x = torch.cat(
             [crop0, crop1, warp0, warp1, flow_t0 / cfg.flow_scale, flow_t1 / cfg.flow_scale,
              seen.expand(b, 1, h, w)] + extra,

@@ -13,7 +13,8 @@ that maximises the mean frame PSNR; the factors are then interpolated between bl
 that no block edge shows.
 
 Layouts: frames ``b 3 h w`` in [0, 1]; flows ``b 2 h w`` in pixels; the choice ``b 1 gh gw``
-(indices into :data:`FACTORS`, one per block); the gain ``b 1 h w``.
+(indices into :data:`FACTORS`, one per block); the gain ``b 1 h w``; a predictor's history
+input ``b 2 h w`` (:func:`history_input`).
 """
 
 from __future__ import annotations
@@ -70,11 +71,33 @@ def history_gain(choice: Tensor, t: float, h: int, w: int) -> Tensor:
     ``h x w`` frame, from :func:`backtest_choice`'s blocks through :data:`TABLE`, interpolated
     bilinearly between block centres."""
     row = TABLE[min(max(int(round(t)) - 2, 0), len(TABLE) - 1)]
-    factors = torch.tensor(row, dtype=torch.float32, device=choice.device)[choice]
+    return _per_pixel(torch.tensor(row, dtype=torch.float32, device=choice.device)[choice], h, w)
+
+
+def backtest_map(choice: Tensor, h: int, w: int) -> Tensor:
+    """``b 1 h w`` float: the backtest's best factor itself (:data:`FACTORS`, 0 ... 1.25) for
+    each pixel of an ``h x w`` frame, interpolated as :func:`history_gain`: what a predictor that
+    sees the history is given (``RefinerConfig.history``), whatever the time it is asked for."""
+    return _per_pixel(torch.tensor(FACTORS, dtype=torch.float32, device=choice.device)[choice], h, w)
+
+
+def history_input(choice: Tensor | None, h: int, w: int, batch: int = 1) -> Tensor:
+    """``b 2 h w`` float: a predictor's history input, :func:`backtest_map` and a channel of 1
+    where there was a backtest; without one (``choice`` None: two seeds, or the first pair of a
+    run) factor 1 (the flow as it is) and 0."""
+    if choice is None:
+        return torch.cat([torch.ones(batch, 1, h, w), torch.zeros(batch, 1, h, w)], 1)
+    factors = backtest_map(choice, h, w)
+    return torch.cat([factors, torch.ones_like(factors)], 1)
+
+
+def _per_pixel(values: Tensor, h: int, w: int) -> Tensor:
+    """Per-block ``values`` (``b 1 gh gw``) over an ``h x w`` frame, bilinear between block
+    centres."""
     block = block_size(h, w)
-    gh, gw = choice.shape[-2:]
+    gh, gw = values.shape[-2:]
     # the block grid covers ceil(h / block) blocks: resize it over that padded extent, then crop
-    big = F.interpolate(factors, size=(gh * block, gw * block), mode="bilinear",
+    big = F.interpolate(values, size=(gh * block, gw * block), mode="bilinear",
                         align_corners=False)
     return big[..., :h, :w].contiguous()
 

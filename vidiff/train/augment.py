@@ -12,26 +12,35 @@ import cv2
 import numpy as np
 
 
-def augment(frames: np.ndarray, flows: np.ndarray, t: float, rng: np.random.Generator):
+def augment(frames: np.ndarray, flows: np.ndarray, t: float, rng: np.random.Generator,
+            maps: np.ndarray | None = None):
     """Flips, transposition and time reversal of one sample (``3 h w 3``, ``4 h w``, t); a
     prediction sample (``t > 1``) is not reversed, since a predictor only ever looks ahead.
 
     ``flows`` may hold more pairs of flows laid out alike (``4k h w``: the side of frame0, dx dy,
     then the side of frame1), such as the true flows to ``t`` after the motion step's 0->1 and
-    1->0: each pair is transformed as the first (time reversal swaps its sides)."""
+    1->0: each pair is transformed as the first (time reversal swaps its sides).
+
+    ``maps`` (``c h w``: plain per-pixel maps, such as a prediction pack's history input) are
+    flipped and transposed with the frames, their values untouched; when given, they are
+    returned fourth. The random draws are the same with or without them."""
     flows = flows.astype(np.float32)
     pairs = flows.shape[0] // 4
     if flows.shape[0] != 4 * pairs or not pairs:
         raise ValueError(f"augment: flows need 4k channels, got {flows.shape[0]}")
+    plain = maps if maps is not None else np.zeros((0, *flows.shape[1:]), np.float32)
     if rng.random() < 0.5:  # horizontal flip: x -> -x
         frames, flows = frames[:, :, ::-1], flows[:, :, ::-1] * _signs(pairs, (-1, 1))
+        plain = plain[:, :, ::-1]
     if rng.random() < 0.5:  # vertical flip
-        frames, flows = frames[:, ::-1], flows[:, ::-1] * _signs(pairs, (1, -1))
+        frames, flows, plain = frames[:, ::-1], flows[:, ::-1] * _signs(pairs, (1, -1)), plain[:, ::-1]
     if rng.random() < 0.5:  # transpose: x <-> y
         frames, flows = frames.transpose(0, 2, 1, 3), flows.transpose(0, 2, 1)[_per_pair((1, 0, 3, 2), pairs)]
+        plain = plain.transpose(0, 2, 1)
     if t < 1.0 and rng.random() < 0.5:  # time reversal (not of a prediction: t > 1 stays ahead)
         frames, flows, t = frames[::-1], flows[_per_pair((2, 3, 0, 1), pairs)], 1.0 - t
-    return np.ascontiguousarray(frames), np.ascontiguousarray(flows), t
+    out = np.ascontiguousarray(frames), np.ascontiguousarray(flows), t
+    return out if maps is None else (*out, np.ascontiguousarray(plain))
 
 
 def _per_pair(order: tuple[int, ...], pairs: int) -> np.ndarray:

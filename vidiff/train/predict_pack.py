@@ -17,7 +17,9 @@ With ``backtest``, each pair's stored flow 1->0 (the only one that counts past f
 scaled by the gain a backtest on the frame before the pair gives at the target's time
 (:mod:`vidiff.motion.history`), as ``vidiff generate`` scales it from three seeds before the
 predictor sees it; a pair that opens its run of frames has no frame before and keeps its flow,
-as from two seeds.
+as from two seeds. Such a pack also stores each sample's history input (``history.npy``,
+:func:`vidiff.motion.history.history_input`: the backtest's best factor per pixel and 1, or 1 and
+0 for a pair with no frame before), for a predictor that sees it (``RefinerConfig.history``).
 
 Frames that ``tools/bench_generate.py`` scores on (its evenly spread windows in each video, with a
 margin) are kept out by default (:func:`bench_windows`), so that the benchmark measures footage
@@ -67,7 +69,7 @@ def add_prediction_samples(
 ) -> int:
     """Add the samples of one scene-cut-free run of ``frames`` (whose first is frame ``first`` of
     its source; ``excluded(i)`` keeps source frame ``i`` out); returns how many were added."""
-    from vidiff.motion.history import backtest_choice, history_gain
+    from vidiff.motion.history import backtest_choice, history_gain, history_input
 
     from .triplets import pair_tensors
 
@@ -78,10 +80,12 @@ def add_prediction_samples(
             continue
         f0, f1 = frames[a], frames[a + 1]
         pair_flows = full_flows(motion, f0, f1)
-        choice = None
+        choice = history = None
         if backtest and a >= 1:
             t0, t1, back = pair_tensors(f0, f1, full_flows(motion, f0, frames[a - 1]))
             choice = backtest_choice(t0, t1, back[:, :2], motion.config.warp_ahead)
+        if backtest:
+            history = history_input(choice, *f0.shape[:2])[0].numpy()
         for k in ks:
             target = frames[a + k]
             flows = pair_flows
@@ -93,7 +97,8 @@ def add_prediction_samples(
                                      skip_holds=False):
                 sl = (slice(y, y + crop), slice(x, x + crop))
                 writer.add(source, np.stack([f0[sl], target[sl], f1[sl]]),
-                           flows[:, sl[0], sl[1]], float(k), holdout)
+                           flows[:, sl[0], sl[1]], float(k), holdout,
+                           history=None if history is None else history[:, sl[0], sl[1]])
                 added += 1
     return added
 

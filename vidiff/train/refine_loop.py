@@ -230,7 +230,8 @@ def batch_summary(model: Refiner, batch: dict) -> torch.Tensor | None:
 def refine_batch(model: Refiner, batch: dict) -> dict:
     return model(batch["frame0"], batch["frame1"], batch["flow_t0"], batch["flow_t1"], batch["t"],
                  flows=batch["flows"], summary=batch_summary(model, batch),
-                 alt_flows=batch.get("alt_flows"), window=batch.get("window"))
+                 alt_flows=batch.get("alt_flows"), window=batch.get("window"),
+                 history=batch.get("history"))
 
 
 def _psnr(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

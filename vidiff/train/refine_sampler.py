@@ -12,7 +12,10 @@ as stored. Layouts as :func:`vidiff.train.triplets.to_tensors` gives them, plus 
 (``b 4 h w``: the true flows to ``t``, frame0's side then frame1's, NaN where unknown: a pack
 without them, a hidden point), transformed with the sample; when a pack holds the second flow's
 own pair (``alt_flows``), also ``alt_flows`` (``b 4 h w``, laid out as ``flows``; the chosen flows
-again for a sample of a pack without it).
+again for a sample of a pack without it); when a pack holds a history input (a prediction pack
+built with a backtest), also ``history`` (``b 2 h w``, :func:`vidiff.motion.history.history_input`;
+that of no backtest for a still scene or a pack without it), flipped with the sample as a plain
+map.
 
 With ``context`` (a share of the batches: ``True`` is all) a training batch holds the packs'
 samples whole (every pack's the same size, larger than ``crop``) and a ``window``
@@ -55,6 +58,7 @@ class Sampler:
         self.still_layer = still_layer
         self.motion = FlowMotion() if still else None
         self.alternate = any(getattr(p, "alt_flows", None) is not None for p in packs)
+        self.history = any(getattr(p, "history", None) is not None for p in packs)
         weights = np.array(mix if mix else [1.0] * len(packs), dtype=np.float64)
         if len(weights) != len(packs) or (weights < 0).any() or weights.sum() <= 0:
             raise OptionError(f"mix {mix} needs one non-negative weight per pack ({len(packs)})")
@@ -80,7 +84,7 @@ class Sampler:
         whole frames, also ``frame_stats`` (``b 3``, NaN where unknown: a still scene, a pack
         without them) and ``clean0`` / ``clean1``, the inputs before any damage
         (:func:`batch_summary`)."""
-        frames, flows, times, stats, clean, truths = [], [], [], [], [], []
+        frames, flows, times, stats, clean, truths, history = [], [], [], [], [], [], []
         whole = self.context == 1 or (self.context > 0 and rng.random() < self.context)
         for k in rng.choice(len(self.packs), size=size, p=self.weights):
             pack, i, crop = self._random_crop(rng, int(k), whole=whole)
@@ -91,12 +95,14 @@ class Sampler:
                 fr, fl, t, truth = still_scene(fr[rng.integers(3)], rng, self.motion,
                                                t if t > 1 else None, source, self.alternate)
                 stats.append(UNKNOWN)  # a new scene: the crop is all of it
+                seen = _history(None, 0, fr.shape[1:3])
             else:
                 if self.blend_wins and rng.random() < self.blend_wins:
                     pack, i, crop = self._random_crop(rng, int(k), self.wins_idx[k], whole)
                     fr = pack.frames[i, :, *crop]
                 both = np.concatenate([self._flows(pack, i, crop), _true_flows(pack, i, crop)])
-                fr, both, t = augment(fr, both, float(pack.times[i]), rng)
+                fr, both, t, seen = augment(fr, both, float(pack.times[i]), rng,
+                                            _history(pack, i, fr.shape[1:3], crop))
                 fl, truth = both[:-4], both[-4:]
                 known = getattr(pack, "frame_stats", None)  # a Triplets' (or None), or absent
                 stats.append(known[i] if known is not None else UNKNOWN)
@@ -106,11 +112,14 @@ class Sampler:
             if len(clean) < len(stats):
                 clean.append(fr[[0, 2]])
             frames.append(fr), flows.append(fl), times.append(t), truths.append(truth)
+            history.append(seen)
         flows = np.stack(flows)
         out = to_tensors(np.stack(frames), flows[:, :4], np.array(times))
         if self.alternate:
             out["alt_flows"] = torch.from_numpy(np.ascontiguousarray(flows[:, 4:], np.float32))
         out["true_flows"] = torch.from_numpy(np.stack(truths).astype(np.float32))
+        if self.history:
+            out["history"] = torch.from_numpy(np.stack(history))
         if any(getattr(p, "frame_stats", None) is not None for p in self.packs):
             out.update(_stats_tensors(np.stack(stats), np.stack(clean)))
         if whole:
@@ -169,6 +178,9 @@ class Sampler:
                 whole = (slice(None), slice(None))
                 out["alt_flows"] = torch.from_numpy(
                     np.stack([self._flows(pack, int(i), whole)[4:] for i in sel]))
+            if self.history:
+                out["history"] = torch.from_numpy(
+                    np.stack([_history(pack, int(i), (h, w)) for i in sel]))
             if pack.frame_stats is not None:
                 frames = np.asarray(pack.frames[sel])
                 out.update(_stats_tensors(np.asarray(pack.frame_stats[sel]), frames[:, [0, 2]]))
@@ -197,6 +209,17 @@ def _true_flows(pack, i: int, crop: tuple[slice, slice]) -> np.ndarray:
         return np.asarray(known[i, :, *crop], np.float32)
     h, w = (len(range(*c.indices(n))) for c, n in zip(crop, pack.frames.shape[2:4]))
     return np.full((4, h, w), np.nan, np.float32)
+
+
+def _history(pack, i: int, size: tuple[int, int],
+             crop: tuple[slice, slice] = (slice(None), slice(None))) -> np.ndarray:
+    """``2 h w`` float32: sample ``i``'s history input in ``crop`` (``size`` its height and
+    width), or that of no backtest (factor 1, flag 0) for a pack without one (``pack`` None: a
+    still scene)."""
+    known = getattr(pack, "history", None)
+    if known is not None:
+        return np.asarray(known[i, :, *crop], np.float32)
+    return np.stack([np.ones(size, np.float32), np.zeros(size, np.float32)])
 
 
 def _stats_tensors(stats: np.ndarray, clean: np.ndarray) -> dict:

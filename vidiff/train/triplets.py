@@ -18,7 +18,10 @@ frame0 and to frame1 (dx dy, pixels, as the flows to ``t`` are laid out), NaN wh
 (hidden in that frame, outside it, or on a soft edge): synthetic packs, whose motion is exact;
 optionally ``alt_flows.npy`` float16 ``n 4 h w``: the motion step's second flow (Farneback's, 0->1
 then 1->0) before its per-pixel choice (:meth:`vidiff.motion.FlowMotion.full_flow_candidates`),
-for a refiner that chooses again (``RefinerConfig.alternate``); ``flows.npy`` holds the chosen ones.
+for a refiner that chooses again (``RefinerConfig.alternate``); ``flows.npy`` holds the chosen ones;
+optionally ``history.npy`` float16 ``n 2 h w``: a prediction pack's backtest of the pair's motion
+on the frame before it (:func:`vidiff.motion.history.history_input`: the best factor, and 1 where
+there was a frame before), for a predictor that sees it (``RefinerConfig.history``).
 
 Crops are chosen where there is something to learn: each kept crop has motion between its inputs
 and a target that is not just one of them held, and of every pair of crops per triplet one is the candidate where the motion estimate is most wrong
@@ -45,7 +48,7 @@ from vidiff.motion.blend import flows_to_time
 FORMAT = "vidiff-triplets"
 VERSION = 1
 FILES = ("frames", "flows", "times", "holdout", "sources")
-OPTIONAL = ("frame_stats", "true_flows", "alt_flows")
+OPTIONAL = ("frame_stats", "true_flows", "alt_flows", "history")
 
 
 @dataclass
@@ -61,6 +64,7 @@ class Triplets:
     frame_stats: np.ndarray | None = None  # float32 n 3, or None: the whole frame's (see above)
     true_flows: np.ndarray | None = None  # float16 n 4 h w, or None: the true flows to t
     alt_flows: np.ndarray | None = None  # float16 n 4 h w, or None: the second flow's pair
+    history: np.ndarray | None = None  # float16 n 2 h w, or None: the backtest (prediction)
 
     def __len__(self) -> int:
         return int(self.times.shape[0])
@@ -136,16 +140,18 @@ class TripletWriter:
 
     def add(self, source: str, frames: np.ndarray, flows: np.ndarray, t: float, holdout: bool,
             frame_stats: np.ndarray | None = None, true_flows: np.ndarray | None = None,
-            alt_flows: np.ndarray | None = None):
+            alt_flows: np.ndarray | None = None, history: np.ndarray | None = None):
         if self.tmp is None:
             raise ValueError("TripletWriter: closed")
         for name, value in (("frame_stats", frame_stats), ("true_flows", true_flows),
-                            ("alt_flows", alt_flows)):
+                            ("alt_flows", alt_flows), ("history", history)):
             if (value is None) != (name not in self.files) and len(self):
                 raise ValueError(f"TripletWriter: {name} for every sample or for none")
         for name, value in (("true_flows", true_flows), ("alt_flows", alt_flows)):
             if value is not None and value.shape != flows.shape:
                 raise ValueError(f"TripletWriter: {name} must be laid out as the flows")
+        if history is not None and history.shape != (2, *flows.shape[1:]):
+            raise ValueError("TripletWriter: history must be 2 h w, the size of the flows")
         arrays = {"frames": np.ascontiguousarray(frames, np.uint8),
                   "flows": np.ascontiguousarray(flows, np.float16),
                   "times": np.asarray(t, np.float32), "holdout": np.asarray(bool(holdout)),
@@ -153,7 +159,8 @@ class TripletWriter:
                                         else len(self.names), np.int32)}
         if frame_stats is not None:
             arrays["frame_stats"] = np.asarray(frame_stats, np.float32).reshape(3)
-        for name, value in (("true_flows", true_flows), ("alt_flows", alt_flows)):
+        for name, value in (("true_flows", true_flows), ("alt_flows", alt_flows),
+                            ("history", history)):
             if value is not None:
                 arrays[name] = np.ascontiguousarray(value, np.float16)
         self._write(arrays)
@@ -405,6 +412,7 @@ def filter_triplets(source: Path, out: Path, keep: Callable[[np.ndarray], bool])
                            float(pack.times[i]), bool(pack.holdout[i]),
                            None if pack.frame_stats is None else pack.frame_stats[i],
                            None if pack.true_flows is None else np.asarray(pack.true_flows[i]),
-                           None if pack.alt_flows is None else np.asarray(pack.alt_flows[i]))
+                           None if pack.alt_flows is None else np.asarray(pack.alt_flows[i]),
+                           None if pack.history is None else np.asarray(pack.history[i]))
         writer.close()
     return len(writer), len(pack)
