@@ -25,7 +25,8 @@ def add_parser(sub) -> None:
         "the seeds first, then the new frames. The motion of the last two seeds is "
         "extrapolated (one seed is held), damped where it failed to predict the last seed from "
         "the one before (three seeds or more), and corrected by the predictor when the weights "
-        "hold one.",
+        "hold one. A video whose pictures are held in a regular cadence (animation on twos, "
+        "a frame repeated every third) is continued in that cadence.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -88,6 +89,12 @@ def add_parser(sub) -> None:
         metavar="S",
         help="keyframe spacing for --hierarchical (default: window-unknown + 1)",
     )
+    p.add_argument(
+        "--no-cadence",
+        action="store_true",
+        help="treat every seed frame as a new picture, even where a video holds its pictures "
+        "in a regular cadence (default: continue the cadence)",
+    )
     add_scene_options(
         p, "seeds that cross a cut continue the last shot only",
         "extrapolate across a cut among the seeds too",
@@ -120,6 +127,7 @@ def run(args) -> int:
         unknown=args.window_unknown,
         hierarchical=args.hierarchical,
         stride=args.stride,
+        cadence=not args.no_cadence,
         scene_threshold=scene_threshold(args),
         overwrite=args.overwrite,
         codec=args.codec,

@@ -1,7 +1,9 @@
 """The file job of ``vidiff generate``: read seed frames, generate a continuation, write it.
 
 Seeds are image files in order, or one video (or GIF, or folder of frames) whose last
-``seed_frames`` frames are the seeds (decoded one at a time, only those kept). Each output (a
+``seed_frames`` frames are the seeds (decoded one at a time, only those kept; the frames before
+them, up to :data:`vidiff.pipelines.cadence.LOOKBACK` in all, show the generator whether the
+video holds its pictures in a cadence, as animation on twos does). Each output (a
 video file, GIF or folder of PNG frames) holds the seeds first, then the new frames; with
 ``samples > 1`` the outputs are ``name_0.mp4``, ``name_1.mp4`` ... (``name_0/`` ... for folders).
 Every option, path and the weights are checked before any frame is decoded; all outputs are
@@ -31,6 +33,7 @@ from ..io import (
 )
 from ..io.folder import read_image
 from ..io.formats import is_folder_output
+from ..pipelines.cadence import LOOKBACK
 from ..pipelines.generate import check_count, make_generator, warn_identical_samples
 from ..pipelines.generate_plan import WindowConfig
 from ..timebase import parse_rate
@@ -92,8 +95,9 @@ def is_video_seed(paths: list[Path]) -> bool:
 
 def read_seeds(
     paths: list[Path], seed_frames: int | None, folder_fps: Fraction
-) -> tuple[list[np.ndarray], Fraction | None]:
-    """Seed images (uint8 ``h w 3``) and the video's frame rate (``None`` for image files).
+) -> tuple[list[np.ndarray], Fraction | None, list[np.ndarray]]:
+    """Seed images (uint8 ``h w 3``), the video's frame rate (``None`` for image files) and
+    the frames before the seeds that show a cadence (module docstring; none for image files).
 
     A video keeps its last ``seed_frames`` frames (default 3); image files are all seeds, or
     their last ``seed_frames`` when given.
@@ -101,11 +105,11 @@ def read_seeds(
     if is_video_seed(paths):
         keep = seed_frames if seed_frames is not None else DEFAULT_VIDEO_SEEDS
         with open_reader(paths[0], input_fps=folder_fps) as reader:
-            last = deque((frame.image for frame in reader), maxlen=keep)
+            last = list(deque((frame.image for frame in reader), maxlen=max(keep, LOOKBACK)))
             rate = reader.info.fps
         if not last:
             raise InputError(f"seed video {str(paths[0])!r} has no frames")
-        return list(last), rate
+        return last[-keep:], rate, last[:-keep]
     if seed_frames is not None:
         paths = paths[-seed_frames:]
     images = []
@@ -127,7 +131,7 @@ def read_seeds(
                 "all seed images must have the same size"
             )
         images.append(image)
-    return images, None
+    return images, None, []
 
 
 def generate_video(
@@ -150,6 +154,7 @@ def generate_video(
     unknown: int = 4,
     hierarchical: bool = False,
     stride: int | None = None,
+    cadence: bool = True,
     scene_threshold: float | None = 0.15,
     overwrite: bool = False,
     codec: str | None = None,
@@ -164,7 +169,8 @@ def generate_video(
     frames, default 3, are the seeds). ``output``: a video file, GIF or folder (PNG frames); for
     several samples ``_0``, ``_1`` ... are added to its name. ``fps``: the output rate (default:
     the seed video's, else 24). Model and window options as in
-    :func:`vidiff.generate_frames`. Seeds that cross a scene cut continue the last shot only
+    :func:`vidiff.generate_frames`; ``cadence``: a video that holds its pictures in a cadence
+    (on twos, say) is continued in it (:mod:`vidiff.pipelines.cadence`). Seeds that cross a scene cut continue the last shot only
     (``scene_threshold`` as in :func:`vidiff.interpolate_video`; ``None``: no cuts).
     ``progress`` is ``True`` for a tqdm bar or a callable ``(done, total)`` counting generated
     frames per clip. Returns a :class:`GenerateResult`.
@@ -197,10 +203,11 @@ def generate_video(
     generator = make_generator(
         steps=steps, weights=weights, device=device, seed=seed, sampler=sampler, window=window,
         refine=refine, max_memory=max_memory, ensemble=ensemble, detector=detector,
+        cadence=cadence,
     )
     warn_identical_samples(generator, samples)
 
-    images, video_rate = read_seeds(paths, seed_frames, rate or DEFAULT_FPS)
+    images, video_rate, before = read_seeds(paths, seed_frames, rate or DEFAULT_FPS)
     rate = rate or video_rate or DEFAULT_FPS
     h, w = images[0].shape[:2]
     report = progress_reporter(progress, frames, Path(targets[0]).name or "generate")
@@ -214,13 +221,14 @@ def generate_video(
             for image in images:
                 writer.write(image)
         if generator.stochastic:
-            streams = [generator.stream(images, frames, sample=m) for m in range(samples)]
+            streams = [generator.stream(images, frames, sample=m, before=before)
+                       for m in range(samples)]
             for done in range(1, frames + 1):
                 for writer, stream in zip(writers, streams, strict=True):
                     writer.write(next(stream))
                 report(done)
         else:
-            for done, image in enumerate(generator.stream(images, frames), start=1):
+            for done, image in enumerate(generator.stream(images, frames, before=before), start=1):
                 for writer in writers:
                     writer.write(image)
                 report(done)

@@ -7,6 +7,14 @@ are taken as consecutive frames one frame interval apart, and generated frames c
 interval. Known frames are always the uint8 frames already made (what the output holds), so a
 clip does not depend on how it is streamed.
 
+Seeds that hold their pictures in a regular cadence (animation on twos, a frame repeated every
+third) are continued as :mod:`.cadence` says: the distinct pictures are continued one picture
+apart and each new one is held as the cadence goes on. The more seeds, the longer a cadence
+can be seen: :meth:`ClipGenerator.stream` also takes frames from ``before`` the seeds (``vidiff
+generate`` gives it a video's frames before its last ``--seed-frames``, up to
+:data:`.cadence.LOOKBACK` in all), which serve to find a cadence and, when there is one, as
+pictures too; without one, the seeds alone are continued.
+
 mu, the motion estimate the model refines, comes from :func:`vidiff.model.build_cond`: past the
 last known frame it is extrapolated from the last two (held when there is one seed); between
 known frames (hierarchical infill) it is interpolated. Seeds that end across a scene cut (a video
@@ -32,6 +40,7 @@ from ..device import resolve_device
 from ..errors import OptionError
 from ..motion import FlowMotion, FlowMotionConfig, MotionEstimator
 from ..scenes import SceneDetector, thumbnail
+from .cadence import distinct, find_cadence, transition_holds
 from .generate_plan import WindowConfig, WindowPlan, last_uses, plan_windows, window_times
 from .interpolate import to_image, to_tensor
 from .weights import resolve_model
@@ -81,7 +90,8 @@ class ClipGenerator:
     ``denoiser`` is a :class:`vidiff.model.Denoiser` (``None``: the motion estimate alone);
     ``steps`` sampler steps refine each window (0 = mu only); ``sampler`` a key of
     :data:`vidiff.model.SAMPLERS`; ``window`` how longer clips are cut into model windows;
-    ``detector`` finds scene cuts among the seeds (``SceneDetector(cut_threshold=None)``: never).
+    ``detector`` finds scene cuts among the seeds (``SceneDetector(cut_threshold=None)``: never)
+    and, with ``cadence``, held frames (:mod:`.cadence`; ``False``: every seed is a picture).
     """
 
     def __init__(
@@ -96,8 +106,10 @@ class ClipGenerator:
         window: WindowConfig | None = None,
         max_memory: int | None = None,
         detector: SceneDetector | None = None,
+        cadence: bool = True,
     ):
         self.device = resolve_device(device)
+        self.cadence = bool(cadence)
         self.detector = detector if detector is not None else SceneDetector()
         self.max_memory = max_memory  # bytes one window may hold (None: no limit)
         self.motion = motion if motion is not None else FlowMotion(PREDICTION_MOTION)
@@ -116,13 +128,38 @@ class ClipGenerator:
         return plan_windows(seeds, frames, self.window)
 
     def stream(
-        self, seeds: Sequence[np.ndarray], frames: int, sample: int = 0
+        self, seeds: Sequence[np.ndarray], frames: int, sample: int = 0,
+        before: Sequence[np.ndarray] = (),
     ) -> Iterator[np.ndarray]:
         """Yield the ``frames`` new frames after ``seeds`` in order (not the seeds themselves).
 
-        Holds only the frames later windows still need (the last few, or the keyframes).
+        Holds only the frames later windows still need (the last few, or the keyframes). Seeds
+        in a cadence of held frames continue it, seen with the frames ``before`` them (module
+        docstring).
         """
         seeds = self.last_shot(check_seeds(seeds))
+        context, holds = seeds, []
+        if self.cadence:
+            if before:  # the frames before the seeds, from the last cut on
+                context = check_seeds(list(before) + seeds)
+                cuts = self.detector.cuts([thumbnail(s) for s in context])
+                context = context[cuts[-1] :] if cuts else context
+            holds = transition_holds([thumbnail(s) for s in context], self.detector)
+        found = find_cadence(holds)
+        if found is None:
+            yield from self._stream(seeds, frames, sample)
+            return
+        future = found.future(frames)
+        pictures = self._stream([context[i] for i in distinct(holds)], future.count(False), sample)
+        last = seeds[-1]
+        for held in future:
+            last = last.copy() if held else next(pictures)
+            yield last
+
+    def _stream(self, seeds: list[np.ndarray], frames: int, sample: int) -> Iterator[np.ndarray]:
+        """:meth:`stream` of seeds taken as they are, one frame interval apart."""
+        if frames == 0:
+            return
         plans = self.plan(len(seeds), frames)
         needed_until = last_uses(plans)
         made: dict[int, np.ndarray] = dict(enumerate(seeds))
@@ -196,10 +233,12 @@ def make_generator(
     max_memory=None,
     ensemble=None,
     detector: SceneDetector | None = None,
+    cadence: bool = True,
 ) -> ClipGenerator:
     """A :class:`ClipGenerator` with weights resolved (:func:`.weights.resolve_model`):
     ``steps=None`` means the default (4 sampler steps when the weights hold a diffusion model,
-    else 0); the refiner serves the in-between (infill) frames when the weights hold one."""
+    else 0); the refiner serves the in-between (infill) frames when the weights hold one.
+    ``cadence``: continue a cadence of held frames (:mod:`.cadence`)."""
     dev = resolve_device(device)
     model = resolve_model(steps, weights, dev, sampler, seed, refine, max_memory, ensemble)
     return ClipGenerator(
@@ -212,6 +251,7 @@ def make_generator(
         window=window,
         max_memory=model.call_budget(),
         detector=detector,
+        cadence=cadence,
     )
 
 
@@ -244,6 +284,7 @@ def generate_frames(
     unknown: int = 4,
     hierarchical: bool = False,
     stride: int | None = None,
+    cadence: bool = True,
     generator: ClipGenerator | None = None,
 ) -> list[list[np.ndarray]]:
     """Continue ``seeds`` (uint8 ``h w 3`` frames, in order) with ``frames`` new frames.
@@ -253,7 +294,8 @@ def generate_frames(
     with its default steps when weights are available, else the motion estimate alone (then all
     samples are identical, with a warning). Windows of at most ``known`` known and ``unknown``
     new frames; ``hierarchical`` makes keyframes every ``stride`` frames first, then fills in.
-    ``generator`` overrides the model options (a ready :class:`ClipGenerator`).
+    ``cadence``: seeds that hold their pictures in a regular pattern (on twos, say) continue it
+    (:mod:`.cadence`). ``generator`` overrides the model options (a ready :class:`ClipGenerator`).
 
     >>> clip, = generate_frames([frame0, frame1], frames=4)      # 2 seeds + 4 new frames
     """
@@ -265,7 +307,8 @@ def generate_frames(
             known=known, unknown=unknown, hierarchical=hierarchical, stride=stride
         )
         generator = make_generator(
-            steps=steps, weights=weights, device=device, seed=seed, sampler=sampler, window=window
+            steps=steps, weights=weights, device=device, seed=seed, sampler=sampler, window=window,
+            cadence=cadence,
         )
     warn_identical_samples(generator, samples)
     clips = []
