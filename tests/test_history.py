@@ -57,7 +57,8 @@ def test_the_gain_is_smooth_between_blocks():
     orig = history.TABLE
     try:
         history.TABLE = table
-        gain = history_gain(choice, 2.0, 128, 128)[0, 0, 64]
+        n = 2 * history.BLOCK  # two blocks across
+        gain = history_gain(choice, 2.0, n, n)[0, 0, n // 2]
     finally:
         history.TABLE = orig
     assert gain[0] == 0 and gain[-1] == 1

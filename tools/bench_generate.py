@@ -1,7 +1,7 @@
 """Benchmark ``vidiff generate``: seed with real frames, predict the next ones, compare with truth.
 
     python tools/bench_generate.py [--clips ../shared/data/clips] [--windows 3] [--output FILE]
-                                   [--second-flow farneback]
+                                   [--second-flow farneback] [--history N]
 
 For each clip, ``--windows`` windows spread evenly over it (moved forward past scene cuts, found
 with :class:`vidiff.scenes.SceneDetector`): the first ``--seeds`` real frames seed a prediction of
@@ -17,6 +17,11 @@ the next ``--predict``. Mean PSNR and SSIM (:mod:`vidiff.metrics`) against the r
   model; with a diffusion model ``--samples`` samples each, with the spread between samples
   given as their mean pairwise PSNR (lower = more different; infinite = identical). With
   three seeds or more it backtests as ``vidiff generate`` does (``--no-backtest``: it does not).
+
+The last two (mu + backtest, vidiff) are also given the ``--history`` frames before the seeds, as
+``vidiff generate`` reads them from a video, to find a cadence of held frames in
+(:mod:`vidiff.pipelines.cadence`); ``--history 0`` gives none (the benchmark before 2026-12-06's
+second session). Repeat and mu see the seeds only.
 
 Prints a markdown report (machine, command line, a table per clip and the means) and writes it to
 ``--output`` when given. Frames are decoded with :mod:`vidiff.io` at their native size; only the
@@ -41,6 +46,7 @@ from vidiff.io import VIDEO_SUFFIXES, open_reader
 from vidiff.metrics import psnr, ssim
 from vidiff.model import read_parts
 from vidiff.motion import FlowMotion, FlowMotionConfig
+from vidiff.pipelines.cadence import LOOKBACK
 from vidiff.pipelines.generate import make_generator
 from vidiff.pipelines.generate_plan import WindowConfig
 from vidiff.pipelines.weights import DEFAULT_STEPS, default_weights_path
@@ -82,11 +88,12 @@ class ClipResult:
     seconds: float = 0.0
 
 
-def clean_windows(path: Path, count: int, length: int, detector: SceneDetector):
-    """Yield up to ``count`` windows ``(first frame index, frames)`` of ``length`` consecutive
-    frames spread over the clip, each free of scene cuts (a window whose frames cross a cut slides
-    forward frame by frame). ``vidiff.train.predict_pack.bench_windows`` keeps these frames out of
-    the predictor's training data: keep the two in step."""
+def clean_windows(path: Path, count: int, length: int, detector: SceneDetector, history: int = 0):
+    """Yield up to ``count`` windows ``(first frame index, frames, before)`` of ``length``
+    consecutive frames spread over the clip, each free of scene cuts (a window whose frames cross
+    a cut slides forward frame by frame), with up to ``history`` frames before each (cuts or
+    not). ``vidiff.train.predict_pack.bench_windows`` keeps these frames out of the predictor's
+    training data: keep the two in step."""
     with open_reader(path) as reader:
         total = reader.info.frame_count
         if total is None:
@@ -94,16 +101,17 @@ def clean_windows(path: Path, count: int, length: int, detector: SceneDetector):
     if total < length:
         return
     starts = deque(sorted({int(s) for s in np.linspace(0, total - length, count)}))
-    buf: deque = deque(maxlen=length)
+    buf: deque = deque(maxlen=length + history)
     with open_reader(path) as reader:
         for i, frame in enumerate(reader):
             buf.append((frame.image, thumbnail(frame.image)))
             start = i - length + 1
-            if not starts or len(buf) < length or start < starts[0]:
+            window = list(buf)[-length:]
+            if not starts or len(window) < length or start < starts[0]:
                 continue
-            if any(detector.is_cut(a[1], b[1]) for a, b in itertools.pairwise(buf)):
+            if any(detector.is_cut(a[1], b[1]) for a, b in itertools.pairwise(window)):
                 continue  # try the next start
-            yield start, [img for img, _ in buf]
+            yield start, [img for img, _ in window], [img for img, _ in list(buf)[:-length]]
             starts.popleft()
             while starts and starts[0] <= i:  # windows do not overlap
                 starts.popleft()
@@ -113,7 +121,8 @@ def bench_clip(path: Path, args, mu_gen, model_gen, backtest_gen=None) -> ClipRe
     started = time.perf_counter()
     detector = SceneDetector()
     result = ClipResult(path.name, "")
-    for start, window in clean_windows(path, args.windows, args.seeds + args.predict, detector):
+    for start, window, before in clean_windows(path, args.windows, args.seeds + args.predict,
+                                               detector, args.history):
         result.starts.append(start)
         h, w = window[0].shape[:2]
         result.size = f"{w}x{h}"
@@ -125,11 +134,13 @@ def bench_clip(path: Path, args, mu_gen, model_gen, backtest_gen=None) -> ClipRe
         for guess, t in zip(mu, truth, strict=True):
             result.mu.add(guess, t)
         if backtest_gen is not None:
-            for guess, t in zip(backtest_gen.stream(seeds, args.predict), truth, strict=True):
+            made = backtest_gen.stream(seeds, args.predict, before=before)
+            for guess, t in zip(made, truth, strict=True):
                 result.backtest.add(guess, t)
         if model_gen is not None:
             samples = [
-                list(model_gen.stream(seeds, args.predict, sample=m)) for m in range(args.samples)
+                list(model_gen.stream(seeds, args.predict, sample=m, before=before))
+                for m in range(args.samples)
             ]
             for sample in samples:
                 for guess, t in zip(sample, truth, strict=True):
@@ -150,7 +161,9 @@ def report(results: list[ClipResult], args, model_note: str, seconds: float) -> 
         f"- machine: {machine_line()}, device {args.device}",
         f"- task: seed with {args.seeds} real frames, predict the next {args.predict}; "
         f"{args.windows} windows per clip away from scene cuts; PSNR (dB) / SSIM (RGB mean, "
-        "Gaussian 11x11, sigma 1.5) against the real frames, averaged over predicted frames",
+        "Gaussian 11x11, sigma 1.5) against the real frames, averaged over predicted frames; "
+        + (f"mu + backtest and vidiff also see up to {args.history} frames before the seeds "
+           "(a cadence of held frames)" if args.history else "no frames before the seeds"),
         f"- vidiff: {model_note}",
         f"- total time {seconds:.0f} s",
         "",
@@ -221,6 +234,9 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, default=3,
                     help="real seed frames (default: 3, as vidiff generate takes from a video)")
     ap.add_argument("--predict", type=int, default=4, help="frames to predict (default: 4)")
+    ap.add_argument("--history", type=int,
+                    help="frames before the seeds that show a cadence of held frames (default: "
+                    f"{LOOKBACK} in all with the seeds, as vidiff generate reads a video; 0: none)")
     ap.add_argument("--samples", type=int, default=3, help="model samples per window (default: 3)")
     ap.add_argument("--steps", type=int, help=f"diffusion sampler steps (default: {DEFAULT_STEPS} "
                     "when the weights hold a diffusion model)")
@@ -235,6 +251,8 @@ def main() -> int:
     ap.add_argument("--ensemble", help="vidiff generate --ensemble: comma-separated mirror, "
                     "flip (the predictor's frame averaged over them; default: as vidiff generate)")
     args = ap.parse_args()
+    if args.history is None:
+        args.history = max(0, LOOKBACK - args.seeds)
     if not args.clips.is_dir():
         print(f"skipped: no clips folder at {args.clips}", file=sys.stderr)
         return 0
@@ -247,7 +265,7 @@ def main() -> int:
     plain = FlowMotion(FlowMotionConfig(second_flow=args.second_flow, backtest=False))
     motion = plain if args.no_backtest else FlowMotion(FlowMotionConfig(second_flow=args.second_flow))
     mu_gen = make_generator(steps=0, refine=False, device=args.device, window=window,
-                            motion=plain)
+                            motion=plain, cadence=False)
     backtest_gen = None
     if args.seeds >= 3 and not args.no_backtest:
         backtest_gen = make_generator(steps=0, refine=False, device=args.device, window=window,
