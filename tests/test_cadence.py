@@ -49,7 +49,10 @@ def noisy(frames: list[np.ndarray], seed: int = 0) -> list[np.ndarray]:
     ([M, H, M, H], (M, H)),  # twice is enough
     ([M, H, M], None),  # seen once and a half
     ([M] * 10, None),  # steady motion
-    ([H] * 10, None),  # a still shot
+    ([H] * 10, (H,)),  # a still shot: held
+    ([H, H], (H,)),
+    ([H], None),  # one transition shows nothing
+    ([M, H, H], None),  # it moved, then held: no pattern yet
     ([M, H, M, M, H, M, M, M, H], None),  # holds now and then, no pattern
 ])
 def test_a_cadence_is_the_shortest_pattern_seen_twice(holds, found):
@@ -126,3 +129,11 @@ def test_generate_from_a_video_on_twos_keeps_the_cadence(tmp_path, capsys, monke
         else:
             assert holds == [a == b for a, b in zip(index[17:], index[18:24])]
             assert mean_psnr(made[3:], frames[18:24]) > 30
+
+
+def test_still_seeds_are_held_exactly():
+    seeds = noisy([picture(0)] * 4, seed=3)  # a still shot, as a codec leaves it
+    made = list(ClipGenerator().stream(seeds, 5))
+    assert all(np.array_equal(m, seeds[-1]) for m in made)
+    plain = list(ClipGenerator(cadence=False).stream(seeds, 5))
+    assert not all(np.array_equal(m, seeds[-1]) for m in plain)  # noise has a flow

@@ -13,8 +13,10 @@ the larger of :class:`vidiff.scenes.SceneDetector`'s ``dup_threshold`` and :data
 the seeds' median change (compression noise on a repeated frame, against real motion). A
 cadence is the shortest period ``p`` (2 to :data:`MAX_PERIOD`) with which the last ``2 p``
 transitions repeat, holding at least once and moving at least once per period: it must have
-been seen twice. Holds that follow no pattern (dropped or doubled frames now and then), a still
-shot or steady motion give no cadence, and the seeds are continued as they are.
+been seen twice. Seeds that all hold (two transitions or more: a still shot, a slide) are a
+cadence of period 1, continued by holding the last. Holds that follow no pattern (dropped or
+doubled frames now and then) or steady motion give no cadence, and the seeds are continued as
+they are.
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ def find_cadence(holds: Sequence[bool]) -> Cadence | None:
         first, second = recent[:p], recent[p:]
         if first == second and any(first) and not all(first):
             return Cadence(tuple(second))  # the next transition repeats recent[0]'s phase
+    if len(holds) >= 2 and all(holds):
+        return Cadence((True,))  # nothing moved: a still
     return None
 
 
