@@ -170,8 +170,9 @@ def generate_video(
     several samples ``_0``, ``_1`` ... are added to its name. ``fps``: the output rate (default:
     the seed video's, else 24). Model and window options as in
     :func:`vidiff.generate_frames`; ``cadence``: a video that holds its pictures in a cadence
-    (on twos, say) is continued in it (:mod:`vidiff.pipelines.cadence`). Seeds that cross a scene cut continue the last shot only
-    (``scene_threshold`` as in :func:`vidiff.interpolate_video`; ``None``: no cuts).
+    (on twos, say) is continued in it (:mod:`vidiff.pipelines.cadence`). Seeds that cross a
+    scene cut continue the last shot only (``scene_threshold`` as in
+    :func:`vidiff.interpolate_video`; ``None``: no cuts).
     ``progress`` is ``True`` for a tqdm bar or a callable ``(done, total)`` counting generated
     frames per clip. Returns a :class:`GenerateResult`.
     """
