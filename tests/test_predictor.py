@@ -184,7 +184,8 @@ def test_the_predictor_config_loads(name):
     from vidiff.train.refine_loop import load_refiner_config
 
     run = load_refiner_config(Path(__file__).resolve().parents[1] / "configs" / name)
-    assert run.model == RefinerConfig(flow_gain=True, warp="bilinear", visibility=True)
+    assert run.model == RefinerConfig(flow_gain=True, warp="bilinear", visibility=True,
+                                      history=True)
     assert run.train.loss == "log_mse"
 
 
