@@ -73,7 +73,7 @@ class RefinedMotion:
         plain = self.motion.estimates(frame0, frame1, [t for t, n in zip(times, nets) if n is None],
                                       before)
         use_before = before is not None and self.motion.config.backtest
-        prepared, plans, choice = None, {}, None
+        prepared, plans, choice, seen = None, {}, None, {}
         for t, net in zip(times, nets):
             if net is None:
                 yield next(plain)
@@ -100,9 +100,12 @@ class RefinedMotion:
                 gain = history_gain(choice, t, *frame0.shape[-2:]).to(f0.dtype)
                 fl, al = (None if x is None else _last(torch.cat([x[:, :2], x[:, 2:] * gain], 1))
                           for x in (flows, alt))
-            if net.config.history:
-                hist = history_input(choice if t > 1.0 and use_before else None,
-                                     *frame0.shape[-2:], frame0.shape[0]).to(f0)
+            if net.config.history:  # the same for every time past frame1: made once
+                backtested = t > 1.0 and use_before
+                if backtested not in seen:
+                    seen[backtested] = history_input(choice if backtested else None,
+                                                     *frame0.shape[-2:], frame0.shape[0]).to(f0)
+                hist = seen[backtested]
             passes = [p for p in _passes(self.ensemble) if 0.0 < t < 1.0 or not p[2]]
             frame = sum(_refine(net, f0, f1, fl, al, t, plan, *p, hist) for p in passes)
             frame = frame / len(passes)

@@ -32,6 +32,7 @@ import torch
 
 from vidiff.errors import OptionError
 from vidiff.model.tiling import Tile
+from vidiff.motion.history import history_input
 
 from . import share
 from .augment import augment, degrade, still_scene
@@ -219,7 +220,7 @@ def _history(pack, i: int, size: tuple[int, int],
     known = getattr(pack, "history", None)
     if known is not None:
         return np.asarray(known[i, :, *crop], np.float32)
-    return np.stack([np.ones(size, np.float32), np.zeros(size, np.float32)])
+    return history_input(None, *size)[0].numpy()
 
 
 def _stats_tensors(stats: np.ndarray, clean: np.ndarray) -> dict:
