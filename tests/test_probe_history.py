@@ -55,6 +55,18 @@ def test_a_backtest_that_knows_nothing_buys_nothing_and_no_rule_beats_the_oracle
     assert all(odd_mean(v, m) <= oracle + 1e-9 for v in table.values())
 
 
+def test_a_second_backtest_that_knows_what_the_first_does_not_is_used():
+    m = synthetic(backtest_knows=False, positions=400)  # every (t, factor, factor) cell seen
+    g = np.array(FACTORS)
+    best = m["fwd"][:, 0].argmin(1)  # each block's best factor (the same at every t)
+    m["back2"] = 1e-3 * (1 + np.abs(g[None] - g[best][:, None]))
+    table, _ = rules(m, bins=4)
+    oracle = odd_mean(table["oracle: each block's best factor"], m)
+    first = odd_mean(table["rule: per t and backtest's best factor"], m)
+    assert np.isclose(odd_mean(table["rule: per t and each backtest's best factor"], m), oracle)
+    assert odd_mean(table["rule: per t and both backtests' best factor (errors summed)"], m) > first + 0.5
+
+
 def test_a_clip_of_steady_motion_is_probed_end_to_end(tmp_path, capsys):
     rng = np.random.default_rng(0)
     wide = cv2.resize(rng.integers(0, 255, (16, 40, 3), dtype=np.uint8), (320, 128),
@@ -70,6 +82,12 @@ def test_a_clip_of_steady_motion_is_probed_end_to_end(tmp_path, capsys):
     mu = next(line for line in text.splitlines() if line.startswith("| mu (flow x 1)"))
     repeat = next(line for line in text.splitlines() if line.startswith("| repeat frame1"))
     assert float(mu.split("|")[-3]) > float(repeat.split("|")[-3]) + 5  # the motion goes on
+    assert main([str(folder), "--every", "2", "--block", "32", "--depth", "2",
+                 "--output", str(out)]) == 0
+    lines = out.read_text().splitlines()
+    both = next(line for line in lines if line.startswith("| rule: per t and both backtests'"))
+    repeat = next(line for line in lines if line.startswith("| repeat frame1"))
+    assert float(both.split("|")[-3]) > float(repeat.split("|")[-3]) + 5  # both say it goes on
 
 
 def test_a_missing_source_is_refused_in_one_line(tmp_path, capsys):

@@ -2,7 +2,7 @@
 """Does a third seed tell how far to trust the motion? A backtest of the extrapolation, per block.
 
     python tools/probe_history.py [SOURCES ...] [--every 8] [--block 64] [--frame-size 480]
-                                  [--below DB] [--limit N] [--output FILE]
+                                  [--depth 2] [--below DB] [--limit N] [--output FILE]
 
 ``vidiff generate`` extrapolates the flow of the last two seeds (frame0, frame1) to the frames
 after them; how far to trust that flow is what a predictor has to guess, and
@@ -22,7 +22,11 @@ choose ``g``:
   block, used at every ``t``: no fitting;
 - per ``t`` and backtest's ``g``, and per ``t`` and bins of the backtest's gain of mu over
   repeat: the mapping fitted on the even positions and scored on the odd ones;
-- per ``t`` and bins of ``residual`` (the pair alone, as ``probe_damping.py``), for comparison.
+- per ``t`` and bins of ``residual`` (the pair alone, as ``probe_damping.py``), for comparison;
+- with ``--depth 2`` (a fourth seed, ``q`` before ``p``), the same backtest one frame earlier
+  (``warp(p, g Fpq)`` against frame0) as well: per ``t`` and the factor best over both
+  backtests (each block's errors divided by their mean over the factors, then summed), and per
+  ``t`` and each backtest's own best factor.
 
 Figures are the mean PSNR of the frames (whole blocks) each rule makes, as
 ``tools/bench_generate.py`` averages frames; rules are fitted to maximise it (each block's error
@@ -73,17 +77,23 @@ def extrapolate(frame: torch.Tensor, flow_back: torch.Tensor, ahead: float) -> t
 
 
 @torch.no_grad()
-def measure_position(motion, p: np.ndarray, f0: np.ndarray, f1: np.ndarray,
+def measure_position(motion, before: list[np.ndarray], f0: np.ndarray, f1: np.ndarray,
                      targets: list[np.ndarray], block: int) -> dict[str, np.ndarray]:
-    """One position's blocks: ``fwd`` (blocks, t, g), ``repeat`` (blocks, t), ``back`` (blocks, g),
-    ``residual`` (blocks)."""
-    tp, t0, t1 = (tensor(x) for x in (p, f0, f1))
+    """One position's blocks: ``fwd`` (blocks, t, g), ``repeat`` (blocks, t), ``back`` (blocks,
+    g), ``back2`` (blocks, g; with two frames ``before``, oldest first: the same backtest one
+    frame earlier, the frame before ``p`` carrying ``p`` on to frame0), ``residual`` (blocks)."""
+    tp, t0, t1 = (tensor(x) for x in (before[-1], f0, f1))
     flow_10 = torch.from_numpy(full_flows(motion, f0, f1)[2:])[None]  # frame1 -> frame0
-    flow_0p = torch.from_numpy(full_flows(motion, p, f0)[2:])[None]  # frame0 -> p
+    flow_0p = torch.from_numpy(full_flows(motion, before[-1], f0)[2:])[None]  # frame0 -> p
     fwd = np.stack([np.stack([block_mse(extrapolate(t1, g * flow_10, k - 1), tensor(y)[0], block)
                               for g in FACTORS], 1) for k, y in zip(AHEAD, targets)], 1)
     repeat = np.stack([block_mse(t1[0], tensor(y)[0], block) for y in targets], 1)
     back = np.stack([block_mse(extrapolate(t0, g * flow_0p, 1), t1[0], block) for g in FACTORS], 1)
+    out = {"back": back}
+    if len(before) > 1:
+        flow_pq = torch.from_numpy(full_flows(motion, before[-2], before[-1])[2:])[None]
+        out["back2"] = np.stack([block_mse(extrapolate(tp, g * flow_pq, 1), t0[0], block)
+                                 for g in FACTORS], 1)
     err = (t1 - backward_warp(t0, flow_10, mode="bilinear")).abs().mean(1)[0]
     change = (t1 - t0).abs().mean(1)[0]
     h, w = (s // block * block for s in err.shape)
@@ -92,15 +102,17 @@ def measure_position(motion, p: np.ndarray, f0: np.ndarray, f1: np.ndarray,
         return x[:h, :w].reshape(h // block, block, w // block, block).mean((1, 3)).flatten()
 
     residual = (pool(err) / pool(change).clamp_min(1e-3)).numpy()
-    return {"fwd": fwd, "repeat": repeat, "back": back, "residual": residual}
+    return {"fwd": fwd, "repeat": repeat, **out, "residual": residual}
 
 
 def collect(sources: list[Path], every: int, block: int, frame_size: int, limit: int | None,
-            log=print) -> dict[str, np.ndarray]:
+            log=print, depth: int = 1) -> dict[str, np.ndarray]:
     motion = FlowMotion()
     rows: dict[str, list] = {"fwd": [], "repeat": [], "back": [], "residual": [], "position": []}
+    if depth > 1:
+        rows["back2"] = []
     position = 0
-    need = 1 + max(AHEAD) + 1  # p, frame0 ... frame0 + max(AHEAD)
+    need = depth + max(AHEAD) + 1  # the frames before, frame0 ... frame0 + max(AHEAD)
     for path in expand_sources(sources):
         frames, _, cuts = decode_source(path, frame_size)
         ranges = bench_windows(len(frames)) if path.is_file() else []
@@ -109,9 +121,9 @@ def collect(sources: list[Path], every: int, block: int, frame_size: int, limit:
             for s in range(a, b - need + 1, every):
                 if any(lo <= i < hi for lo, hi in ranges for i in range(s, s + need)):
                     continue
-                p, f0, f1 = frames[s], frames[s + 1], frames[s + 2]
-                targets = [frames[s + 1 + k] for k in AHEAD]
-                m = measure_position(motion, p, f0, f1, targets, block)
+                before, f0, f1 = frames[s : s + depth], frames[s + depth], frames[s + depth + 1]
+                targets = [frames[s + depth + k] for k in AHEAD]
+                m = measure_position(motion, before, f0, f1, targets, block)
                 for key, value in m.items():
                     rows[key].append(value)
                 rows["position"].append(np.full(len(m["residual"]), position))
@@ -184,6 +196,11 @@ def rules(m: dict[str, np.ndarray], bins: int) -> tuple[dict[str, np.ndarray], n
     out[f"rule: per t and {bins} bins of backtest's mu-over-repeat"] = per(quantile_bins(gain_back, bins))
     out["rule: per t, backtest's factor and bins of residual"] = per(
         best_back, quantile_bins(m["residual"], bins))
+    if "back2" in m:  # two backtests, one frame apart
+        both = m["back"] / m["back"].mean(1, keepdims=True).clip(1e-10) + \
+            m["back2"] / m["back2"].mean(1, keepdims=True).clip(1e-10)
+        out["rule: per t and both backtests' best factor (errors summed)"] = per(both.argmin(1))
+        out["rule: per t and each backtest's best factor"] = per(best_back, m["back2"].argmin(1))
     cells = t_idx * len(FACTORS) + np.repeat(best_back[:, None], nt, 1).ravel()
     fitted_all = fit_table(flat, weight, cells, np.ones(n * nt, bool))
     table = np.array([[fitted_all.get(j * len(FACTORS) + i, i) for i in range(len(FACTORS))]
@@ -226,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--below", type=float, default=35.0,
                     help="also report the positions whose mu at t+1 scores under DB (default: 35)")
     ap.add_argument("--limit", type=int, help="stop after this many positions")
+    ap.add_argument("--depth", type=int, default=1, choices=(1, 2),
+                    help="frames before the pair: 2 also backtests one frame earlier (default: 1)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--output", type=Path, help="also write the report here")
     args = ap.parse_args(argv)
@@ -242,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     start = time.monotonic()
     m = collect(sources, args.every, args.block, args.frame_size, args.limit,
-                log=lambda s: print(s, file=sys.stderr))
+                log=lambda s: print(s, file=sys.stderr), depth=args.depth)
     if m["position"].size == 0 or m["position"].max() < 1:
         print("probe_history: error: fewer than two positions in the sources", file=sys.stderr)
         return 2
