@@ -94,8 +94,8 @@ class Recorder:
     def __init__(self):
         self.calls = []
 
-    def estimate(self, frame0, frame1, times, before=None, earlier=None):
-        self.calls.append((list(times), before, earlier))
+    def estimate(self, frame0, frame1, times, before=None):
+        self.calls.append((list(times), before))
         return frame1[:, :, None].expand(-1, -1, len(times), -1, -1).clone()
 
 
@@ -115,29 +115,11 @@ def test_build_cond_gives_the_frame_before_the_pair_only_when_one_lies_an_interv
         frames, mask, t = window(times, known)
         motion = Recorder()
         build_cond(frames, mask, t, motion)
-        (_, before, earlier), = motion.calls
-        assert earlier is None, times
+        (_, before), = motion.calls
         if expect is None:
             assert before is None, times
         else:
             assert torch.equal(before, frames[:, :, expect]), times
-
-
-def test_build_cond_gives_the_frame_before_that_when_the_window_holds_it_too():
-    cases = [
-        ([-3.0, -2.0, -1.0, 0.0, 1.0], [True] * 4 + [False], (1, 0)),  # four seeds
-        ([-4.0, -2.0, -1.0, 0.0, 1.0], [True] * 4 + [False], (1, None)),  # a gap before it
-    ]
-    for times, known, (want_before, want_earlier) in cases:
-        frames, mask, t = window(times, known)
-        motion = Recorder()
-        build_cond(frames, mask, t, motion)
-        (_, before, earlier), = motion.calls
-        assert torch.equal(before, frames[:, :, want_before]), times
-        if want_earlier is None:
-            assert earlier is None, times
-        else:
-            assert torch.equal(earlier, frames[:, :, want_earlier]), times
 
 
 def test_build_cond_does_not_give_it_to_an_estimator_that_does_not_take_it():
@@ -161,56 +143,3 @@ def test_generate_with_three_seeds_backtests_and_with_two_does_not(hold_table):
     assert all(np.abs(f.astype(int) - seeds[-1]).max() <= 1 for f in held)
     moved = list(gen.stream(seeds[1:], 2))
     assert np.abs(moved[0].astype(int) - seeds[-1]).mean() > 5
-
-
-def test_the_choice_over_two_backtests_weighs_each_by_its_own_scale():
-    from vidiff.motion.history import summed_choice
-
-    n = len(FACTORS)
-    first = torch.ones(n, 1, 1, 2)  # block 0: factor 1 wins by a hair; block 1: no opinion
-    first[1, 0, 0, 0] = 0.99
-    earlier = torch.ones(n, 1, 1, 2) * 1e-4  # a frame that barely moved: tiny errors
-    earlier[3, 0, 0, :] = 0.5e-4  # ... yet they clearly prefer factor 3
-    chosen = summed_choice(first, earlier)
-    assert chosen.shape == (1, 1, 2)
-    assert (chosen == 3).all()  # the clear witness outweighs the hair, whatever its scale
-    assert (summed_choice(first, torch.ones_like(first)) == first.argmin(0)).all()
-
-
-def test_flow_motion_backtests_one_frame_earlier_only_with_a_fourth_frame_and_depth_2(monkeypatch):
-    # TABLE holds frame1 whatever the one backtest says, TABLE2 keeps the flow as it is
-    monkeypatch.setattr(history, "TABLE", ((0.0,) * len(FACTORS),) * 4)
-    monkeypatch.setattr(history, "TABLE2", ((1.0,) * len(FACTORS),) * 4)
-    base = texture()
-    earlier, before, frame0, frame1 = (shifted(base, d) for d in (0.0, 3.0, 6.0, 9.0))
-    motion = FlowMotion(FlowMotionConfig(second_flow="none"))
-    plain = motion.estimate(frame0, frame1, [2.0])
-    one = motion.estimate(frame0, frame1, [2.0], before=before)
-    two = motion.estimate(frame0, frame1, [2.0], before=before, earlier=earlier)
-    assert torch.allclose(one[:, :, 0], frame1, atol=1e-5)  # through TABLE
-    assert torch.equal(two, plain)  # through TABLE2
-    shallow = FlowMotion(FlowMotionConfig(second_flow="none", backtest_depth=1))
-    assert torch.equal(shallow.estimate(frame0, frame1, [2.0], before=before, earlier=earlier), one)
-    assert torch.equal(motion.estimate(frame0, frame1, [2.0], earlier=earlier), plain)  # no before
-
-
-def test_generate_takes_the_frame_before_its_seeds_when_a_window_sees_more(monkeypatch):
-    from vidiff.pipelines.generate import ClipGenerator, WindowConfig
-
-    seen = []
-
-    class Spy(FlowMotion):
-        def estimate(self, frame0, frame1, times, before=None, earlier=None):
-            seen.append((before is not None, earlier is not None))
-            return super().estimate(frame0, frame1, times, before, earlier)
-
-    base = texture()
-    frames = [(shifted(base, d)[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-              for d in (0.0, 3.0, 6.0, 9.0)]
-    motion = Spy(FlowMotionConfig(second_flow="none"))
-    four = ClipGenerator(motion=motion, window=WindowConfig(known=4, unknown=2), cadence=False)
-    out = list(four.stream(frames[1:], 2, before=frames[:1]))
-    three = ClipGenerator(motion=motion, window=WindowConfig(known=3, unknown=2), cadence=False)
-    same = list(three.stream(frames[1:], 2, before=frames[:1]))
-    assert seen == [(True, True), (True, False)]
-    assert len(out) == len(same) == 2

@@ -5,9 +5,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-from probe_history import FACTORS, frame_psnr, main, rules  # noqa: E402  (tools/ is not a package)
+from probe_history import FACTORS, frame_psnr, main, rules, summed_choice  # noqa: E402  (tools/ is not a package)
 
 
 def test_frame_psnr_is_the_psnr_of_the_mean_block_error_of_each_frame():
@@ -82,12 +83,34 @@ def test_a_clip_of_steady_motion_is_probed_end_to_end(tmp_path, capsys):
     mu = next(line for line in text.splitlines() if line.startswith("| mu (flow x 1)"))
     repeat = next(line for line in text.splitlines() if line.startswith("| repeat frame1"))
     assert float(mu.split("|")[-3]) > float(repeat.split("|")[-3]) + 5  # the motion goes on
+    kept = tmp_path / "kept.npz"
     assert main([str(folder), "--every", "2", "--block", "32", "--depth", "2",
-                 "--output", str(out)]) == 0
-    lines = out.read_text().splitlines()
+                 "--output", str(out), "--save", str(kept)]) == 0
+    text = out.read_text()
+    lines = text.splitlines()
     both = next(line for line in lines if line.startswith("| rule: per t and both backtests'"))
     repeat = next(line for line in lines if line.startswith("| repeat frame1"))
     assert float(both.split("|")[-3]) > float(repeat.split("|")[-3]) + 5  # both say it goes on
+    assert "both backtests (errors summed), fitted on every position" in text  # its own table
+    again = tmp_path / "again.md"
+    assert main(["--load", str(kept), "--output", str(again)]) == 0  # no decoding this time
+    assert again.read_text().split("## all positions")[1] == text.split("## all positions")[1]
+
+
+def test_load_refuses_a_missing_file_and_sources_beside_it(tmp_path, capsys):
+    assert main(["--load", str(tmp_path / "none.npz")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([str(tmp_path), "--load", str(tmp_path / "none.npz")])
+
+
+def test_the_summed_choice_weighs_each_backtest_by_its_own_scale():
+    n = len(FACTORS)
+    back = np.ones((2, n))
+    back[:, 1] = 0.99  # the pair's backtest: factor 1 by a hair
+    back2 = np.full((2, n), 1e-4)
+    back2[:, 3] = 0.5e-4  # the earlier one: small errors, a clear preference for factor 3
+    assert (summed_choice(back, back2) == 3).all()
 
 
 def test_a_missing_source_is_refused_in_one_line(tmp_path, capsys):

@@ -246,9 +246,6 @@ def main() -> int:
     ap.add_argument("--output", type=Path, help="also write the markdown report here")
     ap.add_argument("--second-flow", choices=["none", "farneback"], default="none",
                     help="the motion step's second flow (default: none, as vidiff generate)")
-    ap.add_argument("--backtest-depth", type=int, choices=(1, 2), default=2,
-                    help="2: also backtest one frame earlier, on the frame before the seeds "
-                    "(FlowMotionConfig.backtest_depth; default: 2, as vidiff generate)")
     ap.add_argument("--no-backtest", action="store_true",
                     help="do not damp the flow by a backtest on the third seed (with --seeds 3+)")
     ap.add_argument("--ensemble", help="vidiff generate --ensemble: comma-separated mirror, "
@@ -264,14 +261,10 @@ def main() -> int:
         for p in args.clips.iterdir()
         if p.suffix.lower() in VIDEO_SUFFIXES and (not args.only or p.name in args.only)
     )
-    # mu sees the seeds only; the others also the frame before them, as a window of vidiff
-    # generate sees it when its seeds are fewer than --window-known (a second backtest)
-    window = WindowConfig(known=args.seeds + (args.history > 0), unknown=args.predict)
+    window = WindowConfig(known=args.seeds, unknown=args.predict)
     plain = FlowMotion(FlowMotionConfig(second_flow=args.second_flow, backtest=False))
-    motion = plain if args.no_backtest else FlowMotion(FlowMotionConfig(
-        second_flow=args.second_flow, backtest_depth=args.backtest_depth))
-    mu_gen = make_generator(steps=0, refine=False, device=args.device,
-                            window=WindowConfig(known=args.seeds, unknown=args.predict),
+    motion = plain if args.no_backtest else FlowMotion(FlowMotionConfig(second_flow=args.second_flow))
+    mu_gen = make_generator(steps=0, refine=False, device=args.device, window=window,
                             motion=plain, cadence=False)
     backtest_gen = None
     if args.seeds >= 3 and not args.no_backtest:

@@ -3,6 +3,7 @@
 
     python tools/probe_history.py [SOURCES ...] [--every 8] [--block 64] [--frame-size 480]
                                   [--depth 2] [--below DB] [--limit N] [--output FILE]
+                                  [--save FILE.npz | --load FILE.npz]
 
 ``vidiff generate`` extrapolates the flow of the last two seeds (frame0, frame1) to the frames
 after them; how far to trust that flow is what a predictor has to guess, and
@@ -34,7 +35,8 @@ weighed by one over its frame's error under mu). ``--below DB`` also reports the
 whose mu scores under DB at t+1 (moving shots). The table each rule of the form "per t and
 backtest's best factor" fits on every position is printed: it is
 :data:`vidiff.motion.history.TABLE`. Evaluation only: nothing trains. Skips (exit 0) when the
-default sources are absent.
+default sources are absent. ``--save`` keeps the measurements (an ``.npz``), and ``--load``
+reports from them again without decoding anything.
 """
 
 from __future__ import annotations
@@ -197,15 +199,29 @@ def rules(m: dict[str, np.ndarray], bins: int) -> tuple[dict[str, np.ndarray], n
     out["rule: per t, backtest's factor and bins of residual"] = per(
         best_back, quantile_bins(m["residual"], bins))
     if "back2" in m:  # two backtests, one frame apart
-        both = m["back"] / m["back"].mean(1, keepdims=True).clip(1e-10) + \
-            m["back2"] / m["back2"].mean(1, keepdims=True).clip(1e-10)
-        out["rule: per t and both backtests' best factor (errors summed)"] = per(both.argmin(1))
+        out["rule: per t and both backtests' best factor (errors summed)"] = per(
+            summed_choice(m["back"], m["back2"]))
         out["rule: per t and each backtest's best factor"] = per(best_back, m["back2"].argmin(1))
-    cells = t_idx * len(FACTORS) + np.repeat(best_back[:, None], nt, 1).ravel()
-    fitted_all = fit_table(flat, weight, cells, np.ones(n * nt, bool))
-    table = np.array([[fitted_all.get(j * len(FACTORS) + i, i) for i in range(len(FACTORS))]
-                      for j in range(nt)])
-    return out, table
+    return out, choice_table(m, best_back)
+
+
+def summed_choice(back: np.ndarray, back2: np.ndarray) -> np.ndarray:
+    """Per block: the factor index best over both backtests (blocks x factors each): each
+    block's errors divided by their mean over the factors, then summed."""
+    return (back / back.mean(1, keepdims=True).clip(1e-10)
+            + back2 / back2.mean(1, keepdims=True).clip(1e-10)).argmin(1)
+
+
+def choice_table(m: dict[str, np.ndarray], choice: np.ndarray) -> np.ndarray:
+    """t x factor: :func:`fit_table` for a per-block choice of factor (an index into FACTORS),
+    fitted on every position; a factor never chosen maps to itself."""
+    fwd, position = m["fwd"], m["position"]
+    n, nt, _ = fwd.shape
+    weight = (10 ** (frame_psnr(fwd[:, :, MU], position) / 10))[position].ravel()
+    cells = (np.arange(nt)[None] * len(FACTORS) + choice[:, None]).ravel()
+    fitted = fit_table(fwd.reshape(n * nt, -1), weight, cells, np.ones(n * nt, bool))
+    return np.array([[fitted.get(j * len(FACTORS) + i, i) for i in range(len(FACTORS))]
+                     for j in range(nt)])
 
 
 def report(m: dict[str, np.ndarray], bins: int, title: str) -> list[str]:
@@ -227,9 +243,17 @@ def report(m: dict[str, np.ndarray], bins: int, title: str) -> list[str]:
               + ", ".join(f"x{g:g} {s:.0%}" for g, s in zip(FACTORS, share)), "",
               "Factor to use per t (rows: t+1 ... t+4) for each backtest's best factor "
               f"(columns: {', '.join(f'x{g:g}' for g in FACTORS)}), fitted on every position:", "",
-              "```", "(" + ",\n ".join("(" + ", ".join(f"{FACTORS[i]:g}" for i in row) + ")"
-                                     for row in fitted_all) + ")", "```", ""]
+              *table_lines(fitted_all)]
+    if "back2" in m:
+        lines += ["The same for the factor best over both backtests (errors summed), fitted "
+                  "on every position:", "",
+                  *table_lines(choice_table(m, summed_choice(m["back"], m["back2"])))]
     return lines
+
+
+def table_lines(table: np.ndarray) -> list[str]:
+    return ["```", "(" + ",\n ".join("(" + ", ".join(f"{FACTORS[i]:g}" for i in row) + ")"
+                                     for row in table) + ")", "```", ""]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -247,11 +271,20 @@ def main(argv: list[str] | None = None) -> int:
                     help="frames before the pair: 2 also backtests one frame earlier (default: 1)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--output", type=Path, help="also write the report here")
+    ap.add_argument("--save", type=Path, help="also keep the measurements here (.npz)")
+    ap.add_argument("--load", type=Path, help="report from measurements kept by --save")
     args = ap.parse_args(argv)
+    if args.load is not None and (args.sources or args.save is not None):
+        ap.error("--load reads kept measurements: no SOURCES, no --save")
     if args.every < 1 or args.block < 8 or args.bins < 1 or (args.limit is not None and args.limit < 2):
         ap.error("--every needs >= 1, --block >= 8, --bins >= 1 and --limit >= 2")
     sources = args.sources or [DATA / "clips", DATA / "sequences"]
-    if not args.sources and not all(s.exists() for s in sources):
+    if args.load is not None:
+        if not args.load.is_file():
+            print(f"probe_history: error: {args.load} does not exist", file=sys.stderr)
+            return 2
+        sources = []
+    elif not args.sources and not all(s.exists() for s in sources):
         print(f"probe_history: {DATA} is absent; nothing to probe")
         return 0
     missing = [s for s in sources if not s.exists()]
@@ -260,8 +293,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     torch.set_num_threads(args.threads)
     start = time.monotonic()
-    m = collect(sources, args.every, args.block, args.frame_size, args.limit,
-                log=lambda s: print(s, file=sys.stderr), depth=args.depth)
+    if args.load is not None:
+        with np.load(args.load) as kept:
+            m = dict(kept)
+    else:
+        m = collect(sources, args.every, args.block, args.frame_size, args.limit,
+                    log=lambda s: print(s, file=sys.stderr), depth=args.depth)
+        if args.save is not None:
+            np.savez_compressed(args.save, **m)
     if m["position"].size == 0 or m["position"].max() < 1:
         print("probe_history: error: fewer than two positions in the sources", file=sys.stderr)
         return 2

@@ -117,8 +117,7 @@ def build_cond(frames: Tensor, mask: Tensor, times: Tensor, motion) -> Cond:
     ``estimate`` call per distinct (pair, times) group, batched over windows that share it. Past
     the last known frame, a motion estimator that takes it (``takes_before``,
     :mod:`vidiff.motion.base`) is also given the known frame one interval before the pair, when
-    the window holds one, and the known frame one interval before that (``earlier``) when the
-    window holds that too.
+    the window holds one.
     """
     check_window(frames, mask, times)
     if not frames.is_floating_point():
@@ -143,17 +142,15 @@ def build_cond(frames: Tensor, mask: Tensor, times: Tensor, motion) -> Cond:
         for (i0, i1), items in per_pair.items():
             ahead = takes_before and all(s > 1 for _, s in items)
             ib = before_pair(known_times, i0, i1) if ahead else None
-            ie = before_pair(known_times, ib, i0) if ib is not None else None
-            key = (i0, i1, ib, ie, tuple(s for _, s in items))
+            key = (i0, i1, ib, tuple(s for _, s in items))
             groups[key].append((bi, [j for j, _ in items]))
-    for (i0, i1, ib, ie, ss), members in groups.items():
+    for (i0, i1, ib, ss), members in groups.items():
         idx = [bi for bi, _ in members]
-        extra = {}
-        if ib is not None:
-            extra["before"] = frames[idx, :, ib]
-        if ie is not None:
-            extra["earlier"] = frames[idx, :, ie]
-        est = motion.estimate(frames[idx, :, i0], frames[idx, :, i1], list(ss), **extra)
+        if ib is None:
+            est = motion.estimate(frames[idx, :, i0], frames[idx, :, i1], list(ss))
+        else:
+            est = motion.estimate(frames[idx, :, i0], frames[idx, :, i1], list(ss),
+                                  before=frames[idx, :, ib])
         est = est.to(frames.dtype).clamp(0, 1)
         for k, (bi, js) in enumerate(members):
             mu[bi][:, js] = est[k]

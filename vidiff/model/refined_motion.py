@@ -56,26 +56,24 @@ class RefinedMotion:
 
     @torch.inference_mode()
     def estimate(self, frame0: Tensor, frame1: Tensor, times: Sequence[float],
-                 before: Tensor | None = None, earlier: Tensor | None = None) -> Tensor:
-        return torch.stack(list(self.estimates(frame0, frame1, times, before, earlier)), dim=2)
+                 before: Tensor | None = None) -> Tensor:
+        return torch.stack(list(self.estimates(frame0, frame1, times, before)), dim=2)
 
     @torch.inference_mode()
     def estimates(self, frame0: Tensor, frame1: Tensor, times: Sequence[float],
-                  before: Tensor | None = None, earlier: Tensor | None = None
-                  ) -> Iterator[Tensor]:
+                  before: Tensor | None = None) -> Iterator[Tensor]:
         """:meth:`estimate` one time at a time (``b 3 h w`` each), the flows computed once.
         ``before`` (the known frame before the pair) damps the flow past frame1 as the motion
         step's ``backtest`` says (:mod:`vidiff.motion.history`), for the plain estimate and
         before the predictor sees it: the flow 1->0, the only one that counts there, is scaled
-        by the gain, as prediction packs built with ``backtest`` store it; ``earlier`` (the
-        frame before ``before``) backtests one frame earlier too (``backtest_depth``)."""
+        by the gain, as prediction packs built with ``backtest`` store it."""
         times = check_pair(frame0, frame1, times)
         nets = [self._net(t) for t in times]
         # the plain estimates, in order, from one motion field
         plain = self.motion.estimates(frame0, frame1, [t for t, n in zip(times, nets) if n is None],
-                                      before, earlier)
+                                      before)
         use_before = before is not None and self.motion.config.backtest
-        prepared, plans, choice, depth, seen = None, {}, None, 1, {}
+        prepared, plans, choice, seen = None, {}, None, {}
         for t, net in zip(times, nets):
             if net is None:
                 yield next(plain)
@@ -98,8 +96,8 @@ class RefinedMotion:
             fl, al, hist = flows, alt, None
             if t > 1.0 and use_before:  # past frame1 only the flow 1->0 counts: scale it
                 if choice is None:
-                    choice, depth = self.motion.backtest(before, frame0, frame1, earlier)
-                gain = history_gain(choice, t, *frame0.shape[-2:], depth).to(f0.dtype)
+                    choice = self.motion.choose_by_backtest(before, frame0, frame1)
+                gain = history_gain(choice, t, *frame0.shape[-2:]).to(f0.dtype)
                 fl, al = (None if x is None else _last(torch.cat([x[:, :2], x[:, 2:] * gain], 1))
                           for x in (flows, alt))
             if net.config.history:  # the same for every time past frame1: made once

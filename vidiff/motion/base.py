@@ -17,9 +17,8 @@ also offer ``estimates`` (the same frames one time at a time); :func:`estimates`
 is there, so that a long gap's many in-between frames need not be held in float at once.
 An estimator whose ``takes_before`` is true also accepts ``before`` (``b 3 h w``, the known frame
 one interval before frame0) in ``estimate``, which it may use past frame1 (``t > 1``) to judge
-how far the pair's motion goes on (:mod:`vidiff.motion.history`), and ``earlier`` (the known
-frame one interval before ``before``), to backtest one frame earlier as well; callers give them
-when they have them (:func:`vidiff.model.build_cond`).
+how far the pair's motion goes on (:mod:`vidiff.motion.history`); callers give it when they have
+it (:func:`vidiff.model.build_cond`).
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ from torch.nn import functional as F
 from vidiff.errors import OptionError
 from vidiff.motion.base import check_pair
 from vidiff.motion.blend import blend_warped, flows_to_time, visibility
-from vidiff.motion.history import backtest_errors, history_gain, summed_choice
+from vidiff.motion.history import backtest_choice, history_gain
 from vidiff.motion.second_flow import choose_flows, farneback
 from vidiff.motion.splat import match_error, splat_flow
 from vidiff.motion.warp import WARP_MODES, backward_warp
@@ -113,10 +113,6 @@ class FlowMotionConfig:
     """Past frame1, when the known frame before the pair is given (``before``: three seeds),
     scale the pair's flow per block by how the same extrapolation predicted frame1 one frame
     back (:mod:`vidiff.motion.history`); False: the flow as it is, whatever is given."""
-    backtest_depth: int = 2
-    """2: when the frame before ``before`` is given too (``earlier``: four frames, or a video's
-    frame before three seeds), backtest one frame earlier as well and choose by both
-    (:func:`vidiff.motion.history.summed_choice`); 1: the one backtest, whatever is given."""
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -134,8 +130,6 @@ class FlowMotionConfig:
             raise OptionError(
                 f"second_flow must be 'none' or 'farneback', got {self.second_flow!r}"
             )
-        if self.backtest_depth not in (1, 2):
-            raise OptionError(f"backtest_depth must be 1 or 2, got {self.backtest_depth!r}")
         if self.select_window < 1 or self.select_window % 2 == 0:
             raise OptionError(f"select_window must be odd and positive, got {self.select_window}")
         if not self.select_margin > 0:
@@ -251,30 +245,28 @@ class FlowMotion:
         """Farneback flow from grey image a to b (``h w 2`` float32), as :meth:`_dis`."""
         return _padded(farneback, a, b)
 
-    takes_before = True  # estimate() accepts ``before`` and ``earlier`` (see vidiff.motion.base)
+    takes_before = True  # estimate() accepts ``before`` (see vidiff.motion.base)
 
     @torch.no_grad()
     def estimate(self, frame0: Tensor, frame1: Tensor, times: Sequence[float],
-                 before: Tensor | None = None, earlier: Tensor | None = None) -> Tensor:
+                 before: Tensor | None = None) -> Tensor:
         """``(b, 3, len(times), h, w)`` estimates at ``times``; see :class:`MotionEstimator`.
-        ``before``: the known frame one interval before frame0, if any (``backtest``);
-        ``earlier``: the one before that, if any (``backtest_depth``)."""
+        ``before``: the known frame one interval before frame0, if any (``backtest``)."""
         times = check_pair(frame0, frame1, times)
         b, c, h, w = frame0.shape
         out = frame0.new_empty((b, c, len(times), h, w))
-        for i, frame in enumerate(self.estimates(frame0, frame1, times, before, earlier)):
+        for i, frame in enumerate(self.estimates(frame0, frame1, times, before)):
             out[:, :, i] = frame  # each estimate goes straight into the output
         return out
 
     @torch.no_grad()
     def estimates(self, frame0: Tensor, frame1: Tensor, times: Sequence[float],
-                  before: Tensor | None = None, earlier: Tensor | None = None
-                  ) -> Iterator[Tensor]:
+                  before: Tensor | None = None) -> Iterator[Tensor]:
         """The estimates of :meth:`estimate` one time at a time (``b 3 h w`` each), the flows
         computed once: a caller that converts each before asking for the next holds one float
         frame, however many times a long gap asks for."""
         times = check_pair(frame0, frame1, times)
-        field, choice, depth = None, None, 1
+        field, choice = None, None
         for t in times:
             if t == 0.0:
                 yield frame0
@@ -287,28 +279,17 @@ class FlowMotion:
                 gain = None
                 if t > 1.0 and before is not None and self.config.backtest:
                     if choice is None:
-                        choice, depth = self.backtest(before, frame0, frame1, earlier)
-                    gain = history_gain(choice, t, *f0.shape[-2:], depth)
+                        choice = self.choose_by_backtest(before, frame0, frame1)
+                    gain = history_gain(choice, t, *f0.shape[-2:])
                 yield self._at_time(f0, f1, field, t, gain).clamp_(0.0, 1.0)
 
     @torch.no_grad()
-    def backtest(self, before: Tensor, frame0: Tensor, frame1: Tensor,
-                 earlier: Tensor | None = None) -> tuple[Tensor, int]:
-        """The blocks' choice of factor (:mod:`vidiff.motion.history`) for the pair from the
-        frame before it, and its depth: 1, :func:`~vidiff.motion.history.backtest_choice`; 2
-        with ``earlier`` (the frame before ``before``) and ``backtest_depth`` 2, the choice over
-        that backtest and the one a frame earlier (:func:`~vidiff.motion.history.summed_choice`).
-        Each backtest's flow (to the frame before its pair) is computed here, as the pair's."""
+    def choose_by_backtest(self, before: Tensor, frame0: Tensor, frame1: Tensor) -> Tensor:
+        """:func:`vidiff.motion.history.backtest_choice` for the pair and the frame before it
+        (the flow from frame0 to ``before`` computed here, as the pair's)."""
         check_pair(before, frame0, [0.5])
-        mode = self.config.warp_ahead
         flow_0b = self.full_flows(frame0, before)[:, :2]
-        errors = backtest_errors(frame0.float(), frame1.float(), flow_0b, mode)
-        if earlier is None or self.config.backtest_depth < 2:
-            return errors.argmin(0), 1
-        check_pair(earlier, before, [0.5])
-        flow_be = self.full_flows(before, earlier)[:, :2]
-        return summed_choice(errors, backtest_errors(before.float(), frame0.float(), flow_be,
-                                                     mode)), 2
+        return backtest_choice(frame0.float(), frame1.float(), flow_0b, self.config.warp_ahead)
 
     @torch.no_grad()
     def full_flows(self, frame0: Tensor, frame1: Tensor) -> Tensor:

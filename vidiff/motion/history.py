@@ -12,12 +12,6 @@ pair's flow at each time ahead. The table was fitted on real footage (``clips/``
 that maximises the mean frame PSNR; the factors are then interpolated between block centres so
 that no block edge shows.
 
-With a second known frame before that one (``earlier``), the same backtest one frame earlier
-(``before`` carried on to frame0) is a second witness: each block's errors over the factors,
-divided by their mean, are summed over both backtests, and the factor best over the two picks
-the gain through :data:`TABLE2` (``tools/probe_history.py --depth 2``: +0.632 dB over mu on
-held-out positions, against +0.576 for the one backtest).
-
 Layouts: frames ``b 3 h w`` in [0, 1]; flows ``b 2 h w`` in pixels; the choice ``b 1 gh gw``
 (indices into :data:`FACTORS`, one per block); the gain ``b 1 h w``; a predictor's history
 input ``b 2 h w`` (:func:`history_input`).
@@ -45,15 +39,6 @@ TABLE: tuple[tuple[float, ...], ...] = (
     (0.0, 0.25, 0.5, 0.75, 1.0, 0.75),
 )
 
-# The same for the factor best over both backtests (errors summed), with a frame more:
-# python tools/probe_history.py --every 3 --block 128 --depth 2 (AMD EPYC, 2026-12-07)
-TABLE2: tuple[tuple[float, ...], ...] = (
-    (0.5, 0.25, 0.75, 0.75, 1.0, 1.0),
-    (0.25, 0.25, 0.5, 0.75, 1.0, 1.0),
-    (0.0, 0.25, 0.5, 0.75, 1.0, 1.0),
-    (0.0, 0.25, 0.5, 0.75, 1.0, 0.75),
-)
-
 BLOCK = 128
 """Block side in pixels at a short side of 480 or less (scaled with larger frames). Of 32, 64
 and 128 px, 128 scored best in the probe (+0.56 dB over mu, against +0.50 and +0.42) and on
@@ -66,13 +51,13 @@ def block_size(h: int, w: int) -> int:
 
 
 @torch.no_grad()
-def backtest_errors(frame0: Tensor, frame1: Tensor, flow_0b: Tensor, mode: str = "bilinear"
+def backtest_choice(frame0: Tensor, frame1: Tensor, flow_0b: Tensor, mode: str = "bilinear"
                     ) -> Tensor:
-    """``f b 1 gh gw``: per factor of :data:`FACTORS` and block, the mean squared error of
+    """``b 1 gh gw`` long: per block, the index of the factor in :data:`FACTORS` whose
     ``warp(frame0, factor * flow_0b)`` (frame0 carried one frame on, as the motion step
-    extrapolates) against frame1. ``flow_0b``: the flow from frame0 to the frame before it
-    (pixels, frame size, as :meth:`vidiff.motion.FlowMotion.full_flows` of ``(frame0, before)``
-    gives it first); blocks at the right and bottom edges may be partial."""
+    extrapolates) is nearest frame1. ``flow_0b``: the flow from frame0 to ``before`` (pixels,
+    frame size, as :meth:`vidiff.motion.FlowMotion.full_flows` of ``(frame0, before)`` gives it
+    first); blocks at the right and bottom edges may be partial."""
     h, w = frame0.shape[-2:]
     block = block_size(h, w)
     errors = []
@@ -80,35 +65,14 @@ def backtest_errors(frame0: Tensor, frame1: Tensor, flow_0b: Tensor, mode: str =
         guess = frame0 if g == 0.0 else backward_warp(frame0, g * flow_0b, mode=mode)
         err = (guess.float() - frame1.float()).square().mean(1, keepdim=True)
         errors.append(F.avg_pool2d(err, block, ceil_mode=True))
-    return torch.stack(errors, 0)
+    return torch.stack(errors, 0).argmin(0)
 
 
-@torch.no_grad()
-def backtest_choice(frame0: Tensor, frame1: Tensor, flow_0b: Tensor, mode: str = "bilinear"
-                    ) -> Tensor:
-    """``b 1 gh gw`` long: per block, the index of the factor in :data:`FACTORS` whose
-    extrapolation is nearest frame1 (:func:`backtest_errors`' least)."""
-    return backtest_errors(frame0, frame1, flow_0b, mode).argmin(0)
-
-
-def summed_choice(errors: Tensor, earlier: Tensor) -> Tensor:
-    """``b 1 gh gw`` long: per block, the factor best over two backtests one frame apart
-    (:func:`backtest_errors` of the pair's and of the one before it, same blocks): each one's
-    errors divided by their mean over the factors, then summed, so that neither backtest
-    outweighs the other by how much its frames moved."""
-    def normalised(e: Tensor) -> Tensor:
-        return e / e.mean(0, keepdim=True).clamp_min(1e-10)
-
-    return (normalised(errors) + normalised(earlier)).argmin(0)
-
-
-def history_gain(choice: Tensor, t: float, h: int, w: int, depth: int = 1) -> Tensor:
+def history_gain(choice: Tensor, t: float, h: int, w: int) -> Tensor:
     """``b 1 h w`` float: the factor on the pair's flow at time ``t`` (> 1) for each pixel of an
-    ``h x w`` frame, from the blocks' choice through :data:`TABLE` (``depth`` 2, a choice over
-    two backtests, :func:`summed_choice`: :data:`TABLE2`), interpolated bilinearly between block
-    centres."""
-    table = TABLE if depth == 1 else TABLE2
-    row = table[min(max(int(round(t)) - 2, 0), len(table) - 1)]
+    ``h x w`` frame, from :func:`backtest_choice`'s blocks through :data:`TABLE`, interpolated
+    bilinearly between block centres."""
+    row = TABLE[min(max(int(round(t)) - 2, 0), len(TABLE) - 1)]
     return _per_pixel(torch.tensor(row, dtype=torch.float32, device=choice.device)[choice], h, w)
 
 

@@ -137,19 +137,17 @@ class ClipGenerator:
         in a cadence of held frames continue it, seen with the frames ``before`` them (module
         docstring).
         """
-        given = check_seeds(seeds)
-        seeds = self.last_shot(given)
+        seeds = self.last_shot(check_seeds(seeds))
         context, holds = seeds, []
-        if before and len(seeds) == len(given):  # the frames before the seeds, from the last cut on
-            context = check_seeds(list(before) + seeds)
-            cuts = self.detector.cuts([thumbnail(s) for s in context])
-            context = context[cuts[-1] :] if cuts else context
         if self.cadence:
+            if before:  # the frames before the seeds, from the last cut on
+                context = check_seeds(list(before) + seeds)
+                cuts = self.detector.cuts([thumbnail(s) for s in context])
+                context = context[cuts[-1] :] if cuts else context
             holds = transition_holds([thumbnail(s) for s in context], self.detector)
         found = find_cadence(holds)
-        if found is None:  # seeds fewer than a window sees: the frames before them fill in
-            known = max(len(seeds), min(len(context), self.window.known))
-            yield from self._stream(context[len(context) - known :], frames, sample)
+        if found is None:
+            yield from self._stream(seeds, frames, sample)
             return
         future = found.future(frames)
         pictures = self._stream([context[i] for i in distinct(holds)], future.count(False), sample)

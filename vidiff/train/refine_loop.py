@@ -5,7 +5,8 @@ damaged, some still scenes) and minimises the Charbonnier (smooth L1), squared o
 distance between the refined frame and the true one (plus, with ``no_harm``, a cost on pixels
 made worse than mu, and with ``share_loss``, :func:`vidiff.train.share.share_loss` on the
 fallback share, and with ``flow_loss``, :func:`flow_error` of the refined flows where the
-batch knows the true ones: synthetic scenes and still scenes). With ``context`` (a share of
+batch knows the true ones: synthetic scenes and still scenes; with ``ssim_loss``, ``1 - SSIM``
+as the benchmarks measure it, :mod:`.ssim`). With ``context`` (a share of
 the batches, ``true`` for all) the refiner refines a ``crop`` px window of each stored sample,
 its warps sampling all of it (the sampler's ``context``). ``--init-weights`` starts from
 another refiner, grown as :func:`.grow.start_from` says.
@@ -45,6 +46,7 @@ from . import share
 from .grow import start_from
 from .refine_sampler import Sampler
 from .schedules import ema_decay_at, lr_at, schedule_problem
+from .ssim import ssim_per_sample
 from .triplets import read_triplets
 
 
@@ -75,6 +77,7 @@ class RefinerTrain:
     share_per_sample: bool = False  # weigh that loss's samples by 1 / their error, as log_mse
     choice_loss: float = 0.0  # weight of the same loss on the alternate flows' choice (.share.choice_loss)
     flow_loss: float = 0.0  # weight of the refined flows' error where the truth is known (flow_error)
+    ssim_loss: float = 0.0  # weight of 1 - SSIM, the mean over samples (.ssim; what benchmarks report)
     context: float = 0.0  # share of batches refining a crop px window of each whole stored
     # sample (Sampler's context); true = 1
     log_interval: int = 50
@@ -118,9 +121,9 @@ def load_refiner_config(path) -> RefinerRun:
     if not 0 <= train.codec <= 1:
         raise OptionError(f"--config {path}: codec must be in [0, 1]")
     if not 0 <= train.blend_wins <= 1 or min(train.share_loss, train.flow_loss,
-                                             train.choice_loss) < 0:
+                                             train.choice_loss, train.ssim_loss) < 0:
         raise OptionError(f"--config {path}: blend_wins must be in [0, 1], share_loss, "
-                          "choice_loss and flow_loss >= 0")
+                          "choice_loss, flow_loss and ssim_loss >= 0")
     if not isinstance(train.loss_floor, (int, float)) or not 0 < train.loss_floor <= 1:
         raise OptionError(f"--config {path}: loss_floor must be in (0, 1]")
     if not isinstance(train.share_window, int) or not 1 <= train.share_window <= train.crop:
@@ -162,7 +165,8 @@ LOSSES = {"charbonnier": charbonnier, "mse": mse, "log_mse": log_mse}
 def refiner_loss(res: dict, target: torch.Tensor, no_harm: float = 0.0,
                  kind: str = "charbonnier", share_weight: float = 0.0,
                  share_window: int = 8, share_per_sample: bool = False,
-                 choice_weight: float = 0.0, floor: float = 1e-6) -> torch.Tensor:
+                 choice_weight: float = 0.0, floor: float = 1e-6,
+                 ssim_weight: float = 0.0) -> torch.Tensor:
     """The ``kind`` distance of the refined frame to the target (Charbonnier: robust, close to
     L1, so sharp edges pay off even where a few pixels go badly wrong; MSE: what PSNR measures),
     plus ``no_harm`` times the mean excess of its per-pixel error over the motion estimate's:
@@ -170,7 +174,9 @@ def refiner_loss(res: dict, target: torch.Tensor, no_harm: float = 0.0,
     can gain, which pulls the refiner towards leaving mu alone unless it is sure; plus
     ``share_weight`` times :func:`vidiff.train.share.share_loss` over ``share_window`` px patches
     (``share_per_sample``: each sample weighed by 1 / its error), and ``choice_weight`` times
-    :func:`vidiff.train.share.choice_loss` alike. ``floor``: :func:`log_mse`'s."""
+    :func:`vidiff.train.share.choice_loss` alike, and ``ssim_weight`` times the mean over
+    samples of ``1 - SSIM`` (:func:`vidiff.train.ssim.ssim_per_sample`, the benchmarks' SSIM).
+    ``floor``: :func:`log_mse`'s."""
     loss = (log_mse(res["frame"], target, float(floor)) if kind == "log_mse"
             else LOSSES[kind](res["frame"], target))
     if no_harm > 0:
@@ -183,6 +189,8 @@ def refiner_loss(res: dict, target: torch.Tensor, no_harm: float = 0.0,
     if choice_weight > 0:
         loss = loss + choice_weight * share.choice_loss(res, target, share_window,
                                                         share_per_sample)
+    if ssim_weight > 0:
+        loss = loss + ssim_weight * (1 - ssim_per_sample(res["frame"], target)).mean()
     return loss
 
 
@@ -362,7 +370,8 @@ def train_refiner(
         batch = sampler.batch(rng, tc.batch_size)
         res = refine_batch(model, batch)
         loss = refiner_loss(res, batch["target"], tc.no_harm, tc.loss, tc.share_loss,
-                            tc.share_window, tc.share_per_sample, tc.choice_loss, tc.loss_floor)
+                            tc.share_window, tc.share_per_sample, tc.choice_loss, tc.loss_floor,
+                            tc.ssim_loss)
         if tc.flow_loss > 0:
             loss = loss + tc.flow_loss * flow_error(res, batch["true_flows"])
         opt.zero_grad(set_to_none=True)
