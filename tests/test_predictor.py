@@ -239,6 +239,7 @@ def test_training_evaluation_reports_the_gain_over_repeating_the_last_frame(tmp_
     # the frames brighten by 4 levels a frame, so holding frame1 misses by 4 (t - 1) levels,
     # which the motion estimate (no motion in the texture) misses by just as much
     assert abs(report["gain_over_repeat_db"]) < 0.05
+    assert 0 < report["ssim_mu"] <= 1 and abs(report["ssim_model"] - report["ssim_mu"]) < 0.01
 
 
 def test_a_flow_gain_head_starts_as_the_network_it_grew_from():

@@ -250,12 +250,14 @@ def _psnr(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def evaluate_packs(model: Refiner, sampler: Sampler, limit: int, window: int = 0,
                    context: bool = True) -> dict:
-    """Per pack: PSNR gain over mu (mean over held-out samples), share improved, PSNRs; for a
-    prediction pack (times past frame1) also the gain over repeating frame1. With ``window``,
-    of each sample's centre window only (:meth:`Sampler.eval_batches`)."""
+    """Per pack: PSNR gain over mu (mean over held-out samples), share improved, PSNRs, the
+    mean per-sample SSIM of mu and of the model (:mod:`.ssim`, as the benchmarks measure it);
+    for a prediction pack (times past frame1) also the gain over repeating frame1. With
+    ``window``, of each sample's centre window only (:meth:`Sampler.eval_batches`)."""
     out = {}
     for k in range(len(sampler.packs)):
         gains, holds, sse_mu, sse_model, n = [], [], 0.0, 0.0, 0
+        ssim_sum = {"ssim_mu": 0.0, "ssim_model": 0.0}
         epe = {"flow_epe_mu": [0.0, 0], "flow_epe": [0.0, 0]}  # sum of errors, points known
         for batch in sampler.eval_batches(k, limit, window=window, context=context):
             res = refine_batch(model, batch)
@@ -276,6 +278,9 @@ def evaluate_packs(model: Refiner, sampler: Sampler, limit: int, window: int = 0
             sse_mu += float((res["mu"].clamp(0, 1) - batch["target"]).square().mean(dim=(1, 2, 3)).sum())
             sse_model += float((res["frame"].clamp(0, 1) - batch["target"]).square().mean(dim=(1, 2, 3)).sum())
             n += batch["t"].shape[0]
+            if min(batch["target"].shape[-2:]) >= 11:
+                for key, x in (("ssim_mu", res["mu"]), ("ssim_model", res["frame"])):
+                    ssim_sum[key] += float(ssim_per_sample(x.clamp(0, 1), batch["target"]).sum())
         if not n:
             continue
         g = torch.cat(gains)
@@ -286,6 +291,8 @@ def evaluate_packs(model: Refiner, sampler: Sampler, limit: int, window: int = 0
             "psnr_mu": round(-10 * math.log10(max(sse_mu / n, 1e-10)), 3),  # 100 dB: exact
             "psnr_model": round(-10 * math.log10(max(sse_model / n, 1e-10)), 3),
         }
+        if ssim_sum["ssim_mu"]:
+            out[f"pack{k}"].update({key: round(v / n, 5) for key, v in ssim_sum.items()})
         if holds:
             out[f"pack{k}"]["gain_over_repeat_db"] = round(float(torch.cat(holds).mean()), 4)
         for key, (total, points) in epe.items():
