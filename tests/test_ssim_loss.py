@@ -59,5 +59,8 @@ def test_a_negative_weight_is_refused(tmp_path):
     cfg.write_text("[train]\nssim_loss = -1.0\n")
     with pytest.raises(OptionError, match="ssim_loss"):
         load_refiner_config(cfg)
+    cfg.write_text("[train]\nssim_loss = 1.0\ncrop = 8\n")
+    with pytest.raises(OptionError, match="crop >= 11"):
+        load_refiner_config(cfg)
     cfg.write_text("[train]\nssim_loss = 2.0\n")
     assert load_refiner_config(cfg).train.ssim_loss == 2.0

@@ -124,6 +124,8 @@ def load_refiner_config(path) -> RefinerRun:
                                              train.choice_loss, train.ssim_loss) < 0:
         raise OptionError(f"--config {path}: blend_wins must be in [0, 1], share_loss, "
                           "choice_loss, flow_loss and ssim_loss >= 0")
+    if train.ssim_loss and train.crop < 11:
+        raise OptionError(f"--config {path}: ssim_loss needs crop >= 11 (SSIM's 11 px window)")
     if not isinstance(train.loss_floor, (int, float)) or not 0 < train.loss_floor <= 1:
         raise OptionError(f"--config {path}: loss_floor must be in (0, 1]")
     if not isinstance(train.share_window, int) or not 1 <= train.share_window <= train.crop:
