@@ -138,3 +138,25 @@ def test_the_cli_takes_an_ensemble_and_refuses_an_unknown_one(tmp_path, refiner_
     with pytest.raises(SystemExit) as exc:
         main(["interpolate", str(clip), "--multi", "2", "--ensemble", ","])
     assert exc.value.code == 2
+
+
+def test_generate_averages_its_predictor_over_the_mirror_by_default(tmp_path, capsys):
+    from vidiff.cli import main
+    from vidiff.pipelines.generate import make_generator
+    from vidiff.pipelines.weights import DEFAULT_GENERATE_ENSEMBLE
+
+    path = save_weights(tmp_path / "rp.safetensors", None, refiner=Refiner(RefinerConfig.tiny()),
+                        predictor=Refiner(RefinerConfig.tiny()))
+    assert DEFAULT_GENERATE_ENSEMBLE == ("mirror",)
+    assert make_generator(weights=path, steps=0).motion.ensemble == ("mirror",)
+    assert make_generator(weights=path, steps=0, ensemble=()).motion.ensemble == ()
+    assert make_generator(weights=path, steps=0, ensemble=("flip",)).motion.ensemble == ("flip",)
+    model = resolve_model(None, path, CPU, ensemble=DEFAULT_GENERATE_ENSEMBLE)
+    assert model.description == "motion estimate + refiner + predictor (averaged: mirror)"
+    assert resolve_model(None, path, CPU).ensemble == ()  # interpolation: off by default
+    with pytest.raises(SystemExit):
+        main(["generate", "--help"])
+    assert "(default: mirror)" in " ".join(capsys.readouterr().out.split())
+    with pytest.raises(SystemExit):
+        main(["interpolate", "--help"])
+    assert "(default: none)" in " ".join(capsys.readouterr().out.split())

@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 from machine import machine_line  # tools/machine.py (this folder)
 
+from vidiff.cli.common import ensemble_option
 from vidiff.io import VIDEO_SUFFIXES, open_reader
 from vidiff.metrics import psnr, ssim
 from vidiff.model import read_parts
@@ -250,8 +251,10 @@ def main() -> int:
                     help="the motion step's second flow (default: none, as vidiff generate)")
     ap.add_argument("--no-backtest", action="store_true",
                     help="do not damp the flow by a backtest on the third seed (with --seeds 3+)")
-    ap.add_argument("--ensemble", help="vidiff generate --ensemble: comma-separated mirror, "
-                    "flip (the predictor's frame averaged over them; default: as vidiff generate)")
+    ap.add_argument("--ensemble", type=ensemble_option,
+                    help="vidiff generate --ensemble: comma-separated mirror, "
+                    "flip, or none (the predictor's frame averaged over them; default: as vidiff "
+                    "generate, mirror)")
     args = ap.parse_args()
     if args.history is None:
         args.history = max(0, LOOKBACK - args.seeds)
@@ -282,13 +285,14 @@ def main() -> int:
         model_gen = make_generator(
             steps=args.steps, weights=args.weights, device=args.device, seed=args.seed,
             window=window, motion=motion,
-            ensemble=None if args.ensemble is None else args.ensemble.split(","),
+            ensemble=args.ensemble,
         )
         if not model_gen.stochastic:  # a deterministic model: every sample is the same
             args.samples = 1
         note = (f"weights {path} ({', '.join(parts)}), {model_gen.steps} diffusion steps, "
                 f"{args.samples} sample(s)"
-                + (f", averaged over {args.ensemble}" if args.ensemble else ""))
+                + (f", averaged over {','.join(model_gen.motion.ensemble)}"
+                   if getattr(model_gen.motion, "ensemble", ()) else ", not averaged"))
     started = time.perf_counter()
     results = []
     for path in clips:

@@ -22,7 +22,9 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--overwrite", action="store_true", help="replace an existing output")
 
 
-def add_model_options(p: argparse.ArgumentParser) -> None:
+def add_model_options(p: argparse.ArgumentParser, ensemble_default: str | None = None) -> None:
+    """The model options; ``ensemble_default``: what ``--ensemble`` defaults to in this
+    subcommand, for its help (:data:`ENSEMBLE_DEFAULT_HELP` when not given)."""
     g = p.add_argument_group("model")
     g.add_argument(
         "--steps", type=int, default=None,
@@ -36,9 +38,9 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--ensemble", type=ensemble_option, metavar="SYMMETRIES",
-        help="average the refiner's frame over these symmetries of each pair: a comma-separated "
-        "set of mirror, flip, reverse (time), or none; 2^k times the refiner's time for a "
-        "steadier frame (default: " + ENSEMBLE_DEFAULT_HELP + ")",
+        help="average the learned frame (the refiner's, and in generate the predictor's) over "
+        "these symmetries of each pair: a comma-separated set of mirror, flip, reverse (time), "
+        "or none; 2^k times the network's time for a steadier frame (default: " + (ensemble_default or ENSEMBLE_DEFAULT_HELP) + ")",
     )
     g.add_argument("--sampler", help="sampler name (default: the deterministic few-step one)")
     g.add_argument(
@@ -58,6 +60,7 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
 
 
 ENSEMBLE_DEFAULT_HELP = "none"  # vidiff.pipelines.weights.DEFAULT_ENSEMBLE, kept without torch
+GENERATE_ENSEMBLE_DEFAULT_HELP = "mirror"  # ... and DEFAULT_GENERATE_ENSEMBLE
 
 
 def ensemble_option(text: str) -> tuple[str, ...]:

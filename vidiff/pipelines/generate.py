@@ -43,7 +43,7 @@ from ..scenes import SceneDetector, thumbnail
 from .cadence import distinct, find_cadence, transition_holds
 from .generate_plan import WindowConfig, WindowPlan, last_uses, plan_windows, window_times
 from .interpolate import to_image, to_tensor
-from .weights import resolve_model
+from .weights import DEFAULT_GENERATE_ENSEMBLE, resolve_model
 
 # DIS alone: the second flow's choice (FlowMotionConfig.second_flow) is made for the pair's
 # midpoint, and predictions past the pair scored lower with it (tools/bench_generate.py
@@ -238,8 +238,11 @@ def make_generator(
     """A :class:`ClipGenerator` with weights resolved (:func:`.weights.resolve_model`):
     ``steps=None`` means the default (4 sampler steps when the weights hold a diffusion model,
     else 0); the refiner serves the in-between (infill) frames when the weights hold one.
-    ``cadence``: continue a cadence of held frames (:mod:`.cadence`)."""
+    ``cadence``: continue a cadence of held frames (:mod:`.cadence`). ``ensemble=None``
+    averages the predictor over :data:`.weights.DEFAULT_GENERATE_ENSEMBLE`."""
     dev = resolve_device(device)
+    if ensemble is None:
+        ensemble = DEFAULT_GENERATE_ENSEMBLE
     model = resolve_model(steps, weights, dev, sampler, seed, refine, max_memory, ensemble)
     return ClipGenerator(
         motion=model.motion(motion if motion is not None else FlowMotion(PREDICTION_MOTION)),
