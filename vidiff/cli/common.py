@@ -40,7 +40,8 @@ def add_model_options(p: argparse.ArgumentParser, ensemble_default: str | None =
         "--ensemble", type=ensemble_option, metavar="SYMMETRIES",
         help="average the learned frame (the refiner's, and in generate the predictor's) over "
         "these symmetries of each pair: a comma-separated set of mirror, flip, reverse (time), "
-        "or none; 2^k times the network's time for a steadier frame (default: " + (ensemble_default or ENSEMBLE_DEFAULT_HELP) + ")",
+        "or none; 2^k times the network's time for a steadier frame "
+        f"(default: {ensemble_default or ENSEMBLE_DEFAULT_HELP})",
     )
     g.add_argument("--sampler", help="sampler name (default: the deterministic few-step one)")
     g.add_argument(

@@ -32,8 +32,8 @@ def add_parser(sub) -> None:
         "extrapolated (one seed is held), damped where it failed to predict the last seed from "
         "the one before (three seeds or more), and corrected by the predictor when the weights "
         "hold one (averaged with its result on the mirrored frames; --ensemble none: once, "
-        "about 1.6x as fast). A video whose pictures are held in a regular cadence (animation on twos, "
-        "a frame repeated every third) is continued in that cadence.",
+        "about 1.6x as fast). A video whose pictures are held in a regular cadence "
+        "(animation on twos, a frame repeated every third) is continued in that cadence.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

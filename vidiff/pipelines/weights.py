@@ -10,11 +10,12 @@ What runs: the motion estimate, then the refiner when the weights hold one (``re
 skips it), then the diffusion model for ``steps`` sampler steps when the weights hold one
 (``steps=0`` skips it). ``ensemble`` names the symmetries of the pair the refiner's result is
 averaged over (:class:`vidiff.model.refined_motion.RefinedMotion`; ``None``:
-:data:`DEFAULT_ENSEMBLE`, and :data:`DEFAULT_GENERATE_ENSEMBLE` for generation). ``max_memory`` bounds what one model call may hold (bytes; ``None``:
-the device's default, :func:`vidiff.model.memory.default_budget`): big frames are then run in
-overlapping tiles (:mod:`vidiff.model.tiling`). An explicit ``--weights PATH`` that cannot be loaded is an error; default
-weights that are missing or damaged only cost the learned parts: a warning, and the motion
-estimate is used.
+:data:`DEFAULT_ENSEMBLE`, and :data:`DEFAULT_GENERATE_ENSEMBLE` for generation).
+``max_memory`` bounds what one model call may hold (bytes; ``None``: the device's default,
+:func:`vidiff.model.memory.default_budget`): big frames are then run in overlapping tiles
+(:mod:`vidiff.model.tiling`). An explicit ``--weights PATH`` that cannot be loaded is an
+error; default weights that are missing or damaged only cost the learned parts: a warning, and
+the motion estimate is used.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ DEFAULT_WEIGHTS_NAME = "vidiff.safetensors"
 DEFAULT_STEPS = 4
 DEFAULT_ENSEMBLE: tuple[str, ...] = ()  # test-time averaging of the refiner: off by default
 # vidiff generate averages its predictor over the mirror: +0.03 dB and SSIM +0.0009 on
-# tools/bench_generate.py (shipped predictor qh3), for twice the predictor's time per frame
+# tools/bench_generate.py (shipped predictor qh3), for two predictor passes per frame (8 frames
+# at 720p from 3 seeds: 38.1 s against 23.2 s, AMD EPYC, 2 threads; weights/README.md)
 DEFAULT_GENERATE_ENSEMBLE: tuple[str, ...] = ("mirror",)
 
 
