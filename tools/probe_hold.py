@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """Would ``vidiff generate`` do better holding its last frame, and can the frames before say so?
 
-    python tools/probe_hold.py [--clips ../shared/data/clips] [--backtests 3] [--weights W]
-                               [--ensemble E] [--save FILE.npz | --load FILE.npz] [--output FILE]
+    python tools/probe_hold.py [--clips ../shared/data/clips] [--only NAME ...] [--backtests 3]
+                               [--weights W] [--ensemble E] [--save FILE.npz | --load FILE.npz]
+                               [--output FILE]
 
 On the windows of ``tools/bench_generate.py`` (3 seeds, 4 frames to predict, up to 10 frames
 before the seeds), ``vidiff generate``'s prediction ``m`` is scored against the truth ``x`` and
@@ -14,8 +15,10 @@ model again. The rules take ``w`` from *backtests*: the same generation run on t
 themselves (``--backtests`` positions ending 0, 1, ... frames before the seeds, each with 3
 seeds of its own, the frames before them, and 4 known frames to predict), whose own ``A`` and
 ``B`` give the weight that would have served best on the known frames (``sum A / sum B``,
-clipped to [0, 1]), per frame ahead or for all. Backtests whose frames cross a scene cut are
-left out. Evaluation only. ``--save`` keeps the sums, ``--load`` reports from them again.
+clipped to [0, 1]), per frame ahead or for all, or 0 or 1 whichever is nearer (hold or
+predict); a prior pulls it towards 1 by adding ``prior`` times the backtests' mean ``B`` to both
+sums, as if that much more evidence had said ``w = 1``. Backtests whose frames cross a scene cut
+are left out. Evaluation only. ``--save`` keeps the sums, ``--load`` reports from them again.
 Skips (exit 0) when the clips folder is absent.
 """
 
@@ -91,7 +94,7 @@ def weights(tests: np.ndarray, rule: str, prior: float) -> np.ndarray:
     if rule == "pooled":  # one weight for every frame ahead
         a, b = a.sum(axis=2, keepdims=True), b.sum(axis=2, keepdims=True)
     a, b = a.sum(axis=1), b.sum(axis=1)  # over backtests
-    scale = prior * b.mean(axis=1, keepdims=True) if rule != "none" else 0
+    scale = prior * b.mean(axis=1, keepdims=True)  # the prior: as much again, at w = 1
     w = np.where(b > 0, (a + scale) / np.maximum(b + scale, 1e-12), 1.0)
     w = np.clip(w, 0.0, 1.0)
     if rule == "choose":
